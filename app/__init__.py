@@ -1,0 +1,1 @@
+"""paindiary: a REST service for chronic-pain diaries and treatment-course trends."""

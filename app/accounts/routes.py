@@ -1,0 +1,98 @@
+"""/v1/auth/* and /v1/me."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Form, Response, status
+
+from app.accounts import service
+from app.accounts.export import export_patient
+from app.accounts.schemas import Registration, RevokeRequest, TokenPair, UserOut
+from app.core.deps import (
+    CurrentCaller,
+    CurrentPatient,
+    DbDep,
+    PasswordsDep,
+    SettingsDep,
+    TokensDep,
+)
+from app.core.errors import BadRequest, Invalid, problem_responses
+
+router = APIRouter(prefix="/v1", tags=["accounts"])
+
+MergePatch = Annotated[
+    dict[str, Any],
+    Body(
+        description="JSON merge patch (RFC 7396): `null` clears a field.",
+        media_type="application/merge-patch+json",
+    ),
+]
+
+
+@router.post(
+    "/auth/register",
+    status_code=status.HTTP_201_CREATED,
+    response_model=UserOut,
+    responses=problem_responses(409, 422),
+)
+async def register(data: Registration, db: DbDep, passwords: PasswordsDep) -> UserOut:
+    return await service.register(db, passwords, data)
+
+
+@router.post(
+    "/auth/token",
+    response_model=TokenPair,
+    responses=problem_responses(400, 401, 422),
+    summary="OAuth2 token endpoint (password and refresh_token grants)",
+)
+async def token(
+    db: DbDep,
+    passwords: PasswordsDep,
+    tokens: TokensDep,
+    settings: SettingsDep,
+    grant_type: Annotated[str, Form(description="`password` or `refresh_token`")],
+    username: Annotated[str | None, Form(max_length=320, description="The email")] = None,
+    password: Annotated[str | None, Form(max_length=1024)] = None,
+    refresh_token: Annotated[str | None, Form(max_length=512)] = None,
+    scope: Annotated[str, Form(max_length=200)] = "",
+) -> TokenPair:
+    if grant_type == "password":
+        if not username or not password:
+            raise Invalid([(["body", "username"], "username and password are required")])
+        return await service.sign_in(db, passwords, tokens, settings, username, password)
+    if grant_type == "refresh_token":
+        if not refresh_token:
+            raise Invalid([(["body", "refresh_token"], "refresh_token is required")])
+        return await service.refresh(db, tokens, settings, refresh_token)
+    raise BadRequest("grant_type must be `password` or `refresh_token`.")
+
+
+@router.post(
+    "/auth/revoke", status_code=status.HTTP_204_NO_CONTENT, responses=problem_responses(401, 422)
+)
+async def revoke(data: RevokeRequest, caller: CurrentCaller, db: DbDep) -> Response:
+    await service.revoke(db, caller.user_id, data.refresh_token)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/me", response_model=UserOut, responses=problem_responses(401))
+async def read_me(caller: CurrentCaller, db: DbDep) -> UserOut:
+    return await service.me(db, caller.user_id)
+
+
+@router.patch("/me", response_model=UserOut, responses=problem_responses(401, 422))
+async def update_me(patch: MergePatch, caller: CurrentCaller, db: DbDep) -> UserOut:
+    return await service.update_me(db, caller.user_id, patch)
+
+
+@router.delete("/me", status_code=status.HTTP_204_NO_CONTENT, responses=problem_responses(401))
+async def erase_me(caller: CurrentCaller, db: DbDep) -> Response:
+    await service.erase(db, caller.user_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/me/export", responses=problem_responses(401, 403))
+async def export_me(caller: CurrentPatient, db: DbDep) -> dict[str, Any]:
+    """Everything stored about the caller, as one JSON document."""
+    return await export_patient(db, caller.user_id)

@@ -1,0 +1,240 @@
+"""Sign-up, sign-in, rotating refresh tokens and account erasure."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+import uuid
+from typing import Any
+
+import sqlalchemy as sa
+from pydantic import ValidationError
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+from starlette.concurrency import run_in_threadpool
+
+from app.accounts.models import RefreshToken, User
+from app.accounts.schemas import MeUpdate, Registration, TokenPair, UserOut
+from app.core.database import Database
+from app.core.errors import Conflict, Invalid, NotFound, Unauthorized
+from app.core.records import merge_patch, utcnow
+from app.core.security import AccessTokens, Passwords, digest, new_refresh_secret
+from app.core.settings import Settings
+from app.sync import service as sync
+
+users = User.__table__
+refresh_tokens = RefreshToken.__table__
+
+BAD_CREDENTIALS = "The email or password is wrong."
+BAD_REFRESH = "The refresh token is invalid, expired or revoked."
+
+
+async def register(db: Database, passwords: Passwords, data: Registration) -> UserOut:
+    now = utcnow()
+    row = {
+        "id": uuid.uuid4(),
+        "email": data.email.lower(),
+        "password_hash": await run_in_threadpool(passwords.hash, data.password),
+        "role": data.role,
+        "display_name": data.display_name,
+        "timezone": data.timezone,
+        "version": 1,
+        "created_at": now,
+        "updated_at": now,
+    }
+    try:
+        async with db.transaction() as conn:
+            await conn.execute(sa.insert(users).values(row))
+            if data.role == "patient":
+                await sync.create_counter(conn, row["id"])
+    except IntegrityError as exc:
+        raise Conflict("An account with this email already exists.") from exc
+    return UserOut.model_validate(row)
+
+
+async def get_user(conn: AsyncConnection, user_id: uuid.UUID) -> dict[str, Any]:
+    row = (await conn.execute(sa.select(users).where(users.c.id == user_id))).mappings().first()
+    if row is None:
+        raise Unauthorized("The account no longer exists.")
+    return dict(row)
+
+
+async def me(db: Database, user_id: uuid.UUID) -> UserOut:
+    async with db.read() as conn:
+        return UserOut.model_validate(await get_user(conn, user_id))
+
+
+async def update_me(db: Database, user_id: uuid.UUID, patch: dict[str, Any]) -> UserOut:
+    async with db.transaction() as conn:
+        row = (
+            (await conn.execute(sa.select(users).where(users.c.id == user_id).with_for_update()))
+            .mappings()
+            .first()
+        )
+        if row is None:
+            raise Unauthorized("The account no longer exists.")
+        current = {"display_name": row["display_name"], "timezone": row["timezone"]}
+        merged = merge_patch({k: v for k, v in current.items() if v is not None}, patch)
+        try:
+            update = MeUpdate.model_validate(merged)
+        except ValidationError as exc:
+            raise Invalid.from_validation(exc) from exc
+        values = update.model_dump()
+        if values == current:
+            return UserOut.model_validate(row)
+        values |= {"version": row["version"] + 1, "updated_at": utcnow()}
+        await conn.execute(sa.update(users).where(users.c.id == user_id).values(values))
+    return UserOut.model_validate({**row, **values})
+
+
+async def erase(db: Database, user_id: uuid.UUID) -> None:
+    """Delete the account; every record of it goes with it (foreign keys cascade)."""
+    async with db.transaction() as conn:
+        result = await conn.execute(sa.delete(users).where(users.c.id == user_id))
+    if result.rowcount == 0:
+        raise NotFound("The account no longer exists.")
+
+
+async def sign_in(
+    db: Database,
+    passwords: Passwords,
+    tokens: AccessTokens,
+    settings: Settings,
+    email: str,
+    password: str,
+) -> TokenPair:
+    async with db.read() as conn:
+        row = (
+            await conn.execute(
+                sa.select(users.c.id, users.c.role, users.c.password_hash).where(
+                    users.c.email == email.strip().lower()
+                )
+            )
+        ).first()
+    if row is None:
+        await run_in_threadpool(passwords.verify_unknown, password)
+        raise Unauthorized(BAD_CREDENTIALS)
+    if not await run_in_threadpool(passwords.verify, row.password_hash, password):
+        raise Unauthorized(BAD_CREDENTIALS)
+    async with db.transaction() as conn:
+        refresh = await _issue_refresh(conn, row.id, uuid.uuid4(), settings)
+    return TokenPair(
+        access_token=tokens.issue(row.id, row.role),
+        expires_in=tokens.ttl_seconds,
+        refresh_token=refresh,
+    )
+
+
+async def refresh(
+    db: Database, tokens: AccessTokens, settings: Settings, presented: str
+) -> TokenPair:
+    """Rotate a refresh token.
+
+    A used token replayed within the grace period while its successor is still unused (the
+    phone lost the response) gets a new pair and the unused successor dies; any other
+    replay of a used token revokes the whole family.
+    """
+    token_id, secret = _split(presented)
+    now = utcnow()
+    reuse_detected = False
+    async with db.transaction() as conn:
+        row = await _locked_token(conn, token_id)
+        if row is None or not hmac.compare_digest(row["secret_hash"], digest(secret)):
+            raise Unauthorized(BAD_REFRESH)
+        if row["revoked_at"] is not None or row["expires_at"] <= now:
+            raise Unauthorized(BAD_REFRESH)
+        if row["used_at"] is not None:
+            successor = (
+                await _locked_token(conn, row["successor_id"]) if row["successor_id"] else None
+            )
+            grace = dt.timedelta(seconds=settings.refresh_reuse_grace_seconds)
+            if (
+                now - row["used_at"] <= grace
+                and successor is not None
+                and successor["used_at"] is None
+                and successor["revoked_at"] is None
+            ):
+                await conn.execute(
+                    sa.update(refresh_tokens)
+                    .where(refresh_tokens.c.id == successor["id"])
+                    .values(revoked_at=now)
+                )
+            else:
+                await _revoke_family(conn, row["family_id"], now)
+                reuse_detected = True
+        if not reuse_detected:
+            user = (
+                await conn.execute(sa.select(users.c.role).where(users.c.id == row["user_id"]))
+            ).first()
+            if user is None:
+                raise Unauthorized(BAD_REFRESH)
+            new_token = await _issue_refresh(conn, row["user_id"], row["family_id"], settings)
+            await conn.execute(
+                sa.update(refresh_tokens)
+                .where(refresh_tokens.c.id == token_id)
+                .values(used_at=row["used_at"] or now, successor_id=_split(new_token)[0])
+            )
+    if reuse_detected:  # raised after commit, so the family stays revoked
+        raise Unauthorized(BAD_REFRESH)
+    return TokenPair(
+        access_token=tokens.issue(row["user_id"], user.role),
+        expires_in=tokens.ttl_seconds,
+        refresh_token=new_token,
+    )
+
+
+async def revoke(db: Database, user_id: uuid.UUID, presented: str) -> None:
+    """Revoke the presented token's family if it is the caller's; otherwise do nothing
+    (RFC 7009: an invalid token is not an error)."""
+    try:
+        token_id, secret = _split(presented)
+    except Unauthorized:
+        return
+    async with db.transaction() as conn:
+        row = await _locked_token(conn, token_id)
+        if (
+            row is not None
+            and row["user_id"] == user_id
+            and hmac.compare_digest(row["secret_hash"], digest(secret))
+        ):
+            await _revoke_family(conn, row["family_id"], utcnow())
+
+
+async def _issue_refresh(
+    conn: AsyncConnection, user_id: uuid.UUID, family_id: uuid.UUID, settings: Settings
+) -> str:
+    token_id, secret, now = uuid.uuid4(), new_refresh_secret(), utcnow()
+    await conn.execute(
+        sa.insert(refresh_tokens).values(
+            id=token_id,
+            user_id=user_id,
+            family_id=family_id,
+            secret_hash=digest(secret),
+            issued_at=now,
+            expires_at=now + dt.timedelta(days=settings.refresh_token_ttl_days),
+        )
+    )
+    return f"{token_id.hex}.{secret}"
+
+
+async def _locked_token(conn: AsyncConnection, token_id: uuid.UUID) -> Any:
+    query = sa.select(refresh_tokens).where(refresh_tokens.c.id == token_id).with_for_update()
+    return (await conn.execute(query)).mappings().first()
+
+
+async def _revoke_family(conn: AsyncConnection, family_id: uuid.UUID, now: dt.datetime) -> None:
+    await conn.execute(
+        sa.update(refresh_tokens)
+        .where(refresh_tokens.c.family_id == family_id, refresh_tokens.c.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+
+
+def _split(presented: str) -> tuple[uuid.UUID, str]:
+    head, _, secret = presented.partition(".")
+    try:
+        if not secret:
+            raise ValueError("no secret")
+        return uuid.UUID(hex=head), secret
+    except ValueError as exc:
+        raise Unauthorized(BAD_REFRESH) from exc

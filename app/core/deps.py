@@ -1,0 +1,125 @@
+"""Dependencies shared by every route: the database, the caller, and patient access."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Path, Request
+from fastapi.security import OAuth2PasswordBearer
+
+from app.core.database import Database
+from app.core.errors import Forbidden, NotFound, Unauthorized
+from app.core.security import AccessTokens, Caller, Passwords
+from app.core.settings import Settings
+
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/v1/auth/token", auto_error=False)
+
+
+def get_db(request: Request) -> Database:
+    db: Database = request.app.state.db
+    return db
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_passwords(request: Request) -> Passwords:
+    passwords: Passwords = request.app.state.passwords
+    return passwords
+
+
+def get_tokens(request: Request) -> AccessTokens:
+    tokens: AccessTokens = request.app.state.tokens
+    return tokens
+
+
+DbDep = Annotated[Database, Depends(get_db)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+PasswordsDep = Annotated[Passwords, Depends(get_passwords)]
+TokensDep = Annotated[AccessTokens, Depends(get_tokens)]
+
+
+def current_caller(
+    tokens: TokensDep, token: Annotated[str | None, Depends(oauth2_scheme)]
+) -> Caller:
+    if not token:
+        raise Unauthorized("Sign in: send `Authorization: Bearer <access_token>`.")
+    return tokens.verify(token)
+
+
+CurrentCaller = Annotated[Caller, Depends(current_caller)]
+
+
+def patient_caller(caller: CurrentCaller) -> Caller:
+    if caller.role != "patient":
+        raise Forbidden("Only a patient account can do this.")
+    return caller
+
+
+CurrentPatient = Annotated[Caller, Depends(patient_caller)]
+
+
+class Need(enum.Enum):
+    """What a route does with a patient's data."""
+
+    READ = "read"
+    WRITE_DIARY = "write_diary"  # diary entries: the patient alone
+    WRITE_CARE = "write_care"  # courses and sessions: the patient and linked clinicians
+
+
+@dataclass(frozen=True, slots=True)
+class PatientScope:
+    """A patient whose data the caller may use as the route needs."""
+
+    patient_id: uuid.UUID
+    caller: Caller
+
+    @property
+    def is_self(self) -> bool:
+        return self.caller.user_id == self.patient_id
+
+
+PatientIdPath = Annotated[
+    str,
+    Path(
+        description="The patient's id (UUID), or `me` for the caller's own record.",
+        pattern=r"^(me|[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12})$",
+        examples=["me"],
+    ),
+]
+
+
+def resolve_patient(caller: Caller, patient_id: str, need: Need) -> PatientScope:
+    """The one access decision for patient-scoped paths.
+
+    A caller who may not see the patient gets 404 (the patient's existence is not revealed);
+    one who may see but not change gets 403.
+    """
+    if patient_id == "me":
+        if caller.role != "patient":
+            raise NotFound("Only patient accounts have a patient record (`me`).")
+        return PatientScope(caller.user_id, caller)
+    try:
+        target = uuid.UUID(patient_id)
+    except ValueError as exc:
+        raise NotFound("No such patient.") from exc
+    if caller.role == "patient" and caller.user_id == target:
+        return PatientScope(target, caller)
+    raise NotFound("No such patient.")
+
+
+def require(need: Need) -> object:
+    def dependency(caller: CurrentCaller, patient_id: PatientIdPath) -> PatientScope:
+        return resolve_patient(caller, patient_id, need)
+
+    return Depends(dependency)
+
+
+ReadAccess = Annotated[PatientScope, require(Need.READ)]
+DiaryWriteAccess = Annotated[PatientScope, require(Need.WRITE_DIARY)]
+CareWriteAccess = Annotated[PatientScope, require(Need.WRITE_CARE)]

@@ -1,0 +1,55 @@
+"""Field types shared by the request schemas of several domains."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, AwareDatetime, Field, Strict, StringConstraints
+
+#: Fields the server owns; a client that sends them back is ignored, not refused.
+SERVER_FIELDS = frozenset({"patient_id", "version", "created_at", "updated_at", "backfilled"})
+
+EARLIEST = dt.date(1900, 1, 1)
+
+Score = Annotated[int, Strict(), Field(ge=0, le=10)]
+Text2000 = Annotated[str, Field(max_length=2000)]
+Text200 = Annotated[str, Field(max_length=200)]
+
+
+def _minute_offset(value: dt.datetime) -> dt.datetime:
+    offset = value.utcoffset()
+    assert offset is not None  # AwareDatetime guarantees it
+    if offset.total_seconds() % 60:
+        raise ValueError("the UTC offset must be whole minutes")
+    if value.date() < EARLIEST:
+        raise ValueError("must not be before 1900-01-01")
+    return value
+
+
+#: An RFC 3339 timestamp with an offset; the offset is kept and returned as sent.
+OffsetDatetime = Annotated[AwareDatetime, AfterValidator(_minute_offset)]
+
+Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
+
+
+def unique(items: list[Any]) -> list[Any]:
+    """A set given as a list: duplicates dropped, first-seen order kept."""
+    return list(dict.fromkeys(items))
+
+
+def offset_minutes(value: dt.datetime) -> int:
+    offset = value.utcoffset()
+    assert offset is not None
+    return int(offset.total_seconds() // 60)
+
+
+def with_offset(utc_value: dt.datetime, minutes: int) -> dt.datetime:
+    """A stored UTC instant shown again in the offset the client sent it with."""
+    return utc_value.astimezone(dt.timezone(dt.timedelta(minutes=minutes)))
+
+
+def drop_server_fields(data: Any) -> Any:
+    if isinstance(data, dict):
+        return {k: v for k, v in data.items() if k not in SERVER_FIELDS}
+    return data

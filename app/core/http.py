@@ -1,0 +1,68 @@
+"""Conditional requests (RFC 9110): strong ETags from versions, If-Match and If-None-Match."""
+
+from __future__ import annotations
+
+from fastapi import Header
+
+from app.core.errors import BadRequest
+
+
+def etag(version: int) -> str:
+    return f'"{version}"'
+
+
+class Preconditions:
+    """The parsed ``If-Match`` / ``If-None-Match`` of a request.
+
+    ``None`` means the header was absent; ``"*"`` matches any existing record. Weak tags
+    (``W/"3"``) sent back by FHIR-style clients are taken as their version.
+    """
+
+    def __init__(self, if_match: str | None, if_none_match: str | None) -> None:
+        self.if_match = _parse(if_match, "If-Match")
+        self.if_none_match = _parse(if_none_match, "If-None-Match")
+
+    def match_ok(self, current: int | None) -> bool:
+        """Whether a write may proceed on a record at ``current`` (None = no record)."""
+        if self.if_match is not None:
+            if current is None:
+                return False
+            if self.if_match != "*" and current not in self.if_match:
+                return False
+        if self.if_none_match is not None and current is not None:
+            return not (self.if_none_match == "*" or current in self.if_none_match)
+        return True
+
+    def not_modified(self, current: int) -> bool:
+        """For GET: the client already holds ``current``."""
+        inm = self.if_none_match
+        return inm is not None and (inm == "*" or current in inm)
+
+
+def _parse(header: str | None, name: str) -> set[int] | str | None:
+    if header is None:
+        return None
+    header = header.strip()
+    if header == "*":
+        return "*"
+    versions: set[int] = set()
+    for part in header.split(","):
+        tag = part.strip()
+        if tag.startswith("W/"):
+            tag = tag[2:]
+        if len(tag) < 2 or not (tag.startswith('"') and tag.endswith('"')):
+            raise BadRequest(f'{name} must be a list of entity tags such as "3".')
+        try:
+            versions.add(int(tag[1:-1]))
+        except ValueError:
+            continue  # a tag we never issued matches nothing
+    return versions
+
+
+def preconditions(
+    if_match: str | None = Header(default=None, description='Version to update, e.g. `"3"`.'),
+    if_none_match: str | None = Header(
+        default=None, description='On GET: `"3"` → `304` when unchanged; on PUT: `*` = create only.'
+    ),
+) -> Preconditions:
+    return Preconditions(if_match, if_none_match)

@@ -1,0 +1,188 @@
+"""The HTTP face shared by every kind of patient record: PUT/POST/GET/PATCH/DELETE and list.
+
+Each domain calls :func:`add_record_routes` with its kind, schemas and access levels; the
+handlers only parse, call :mod:`app.core.records` and shape the response.
+"""
+
+import datetime as dt
+import uuid
+from collections.abc import Callable, Sequence
+from typing import Annotated, Any
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Body, Depends, Query, Request, Response, status
+from pydantic import BaseModel
+
+from app.core import records
+from app.core.deps import DbDep, Need, PatientScope, require
+from app.core.errors import Invalid, problem_responses
+from app.core.http import Preconditions, etag, preconditions
+from app.core.pagination import CursorParam, LimitParam, Page
+
+PreDep = Annotated[Preconditions, Depends(preconditions)]
+DateFrom = Annotated[dt.date | None, Query(alias="from", description="First date, inclusive.")]
+DateTo = Annotated[dt.date | None, Query(alias="to", description="Last date, inclusive.")]
+
+
+def _no_filters() -> list[sa.ColumnElement[bool]]:
+    return []
+
+
+def add_record_routes(
+    router: APIRouter,
+    *,
+    collection: str,
+    kind: records.RecordKind[Any, Any],
+    body_schema: type[BaseModel],
+    out_schema: type[BaseModel],
+    write_need: Need,
+    list_filters: Callable[..., Sequence[sa.ColumnElement[bool]]] = _no_filters,
+) -> None:
+    """Register the record routes under ``/v1/patients/{patient_id}/<collection>``."""
+    base = f"/v1/patients/{{patient_id}}/{collection}"
+    label = kind.label
+    InBody = Annotated[body_schema, Body()]  # type: ignore[valid-type]
+    PageOut = Page[out_schema]  # type: ignore[valid-type]
+
+    read_access = require(Need.READ)
+    write_access = require(write_need)
+
+    @router.put(
+        f"{base}/{{record_id}}",
+        response_model=out_schema,
+        status_code=status.HTTP_200_OK,
+        name=f"put_{kind.name}",
+        summary=f"Create or replace a {label} at a client-chosen id",
+        responses={201: {"model": out_schema, "description": "Created"}}
+        | problem_responses(401, 403, 404, 412, 422),
+    )
+    async def put(
+        record_id: uuid.UUID,
+        body: InBody,
+        scope: Annotated[PatientScope, write_access],
+        db: DbDep,
+        pre: PreDep,
+        request: Request,
+        response: Response,
+    ) -> Any:
+        result = await records.put_record(db, kind, scope.patient_id, record_id, body, pre)
+        response.headers["ETag"] = etag(result.version)
+        if result.status == "created":
+            response.status_code = status.HTTP_201_CREATED
+            response.headers["Location"] = request.url.path
+        return result.record
+
+    @router.post(
+        base,
+        response_model=out_schema,
+        status_code=status.HTTP_201_CREATED,
+        name=f"create_{kind.name}",
+        summary=f"Create a {label} with a server-chosen id",
+        responses=problem_responses(401, 403, 404, 422),
+    )
+    async def create(
+        body: InBody,
+        scope: Annotated[PatientScope, write_access],
+        db: DbDep,
+        request: Request,
+        response: Response,
+    ) -> Any:
+        record_id = body.id or uuid.uuid4()  # type: ignore[attr-defined]
+        result = await records.put_record(
+            db, kind, scope.patient_id, record_id, body, Preconditions(None, "*")
+        )
+        response.headers["ETag"] = etag(result.version)
+        response.headers["Location"] = f"{request.url.path.rstrip('/')}/{record_id}"
+        return result.record
+
+    @router.get(
+        f"{base}/{{record_id}}",
+        response_model=out_schema,
+        name=f"get_{kind.name}",
+        summary=f"Read one {label}",
+        responses={304: {"description": "Not modified"}} | problem_responses(401, 404),
+    )
+    async def get(
+        record_id: uuid.UUID,
+        scope: Annotated[PatientScope, read_access],
+        db: DbDep,
+        pre: PreDep,
+        response: Response,
+    ) -> Any:
+        record = await records.get_record(db, kind, scope.patient_id, record_id)
+        tag = etag(record.version)
+        if pre.not_modified(record.version):
+            return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers={"ETag": tag})
+        response.headers["ETag"] = tag
+        return record
+
+    @router.patch(
+        f"{base}/{{record_id}}",
+        response_model=out_schema,
+        name=f"patch_{kind.name}",
+        summary=f"Change some fields of a {label} (JSON merge patch)",
+        responses=problem_responses(401, 403, 404, 412, 422),
+    )
+    async def patch(
+        record_id: uuid.UUID,
+        body: Annotated[
+            dict[str, Any],
+            Body(
+                media_type="application/merge-patch+json",
+                description="RFC 7396 merge patch of the writable fields; `null` clears one.",
+            ),
+        ],
+        scope: Annotated[PatientScope, write_access],
+        db: DbDep,
+        pre: PreDep,
+        response: Response,
+    ) -> Any:
+        result = await records.patch_record(db, kind, scope.patient_id, record_id, body, pre)
+        response.headers["ETag"] = etag(result.version)
+        return result.record
+
+    @router.delete(
+        f"{base}/{{record_id}}",
+        status_code=status.HTTP_204_NO_CONTENT,
+        name=f"delete_{kind.name}",
+        summary=f"Delete a {label} (a tombstone stays for sync)",
+        responses=problem_responses(401, 403, 404, 412),
+    )
+    async def delete(
+        record_id: uuid.UUID,
+        scope: Annotated[PatientScope, write_access],
+        db: DbDep,
+        pre: PreDep,
+    ) -> Response:
+        await records.delete_record(db, kind, scope.patient_id, record_id, pre)
+        return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+    @router.get(
+        base,
+        response_model=PageOut,
+        name=f"list_{kind.name}",
+        summary=f"List {label} records, newest first",
+        responses=problem_responses(401, 404, 422),
+    )
+    async def list_(
+        scope: Annotated[PatientScope, read_access],
+        db: DbDep,
+        filters: Annotated[Sequence[sa.ColumnElement[bool]], Depends(list_filters)],
+        date_from: DateFrom = None,
+        date_to: DateTo = None,
+        limit: LimitParam = 100,
+        cursor: CursorParam = None,
+    ) -> Any:
+        if date_from and date_to and date_from > date_to:
+            raise Invalid([(["query", "from"], "must not be after `to`")])
+        items, next_cursor = await records.list_records(
+            db,
+            kind,
+            scope.patient_id,
+            limit=limit,
+            cursor=cursor,
+            date_from=date_from,
+            date_to=date_to,
+            where=filters,
+        )
+        return PageOut(items=items, next_cursor=next_cursor)

@@ -1,0 +1,268 @@
+"""Patient-owned, versioned records: diary entries, treatment courses and session events.
+
+Each kind is described once (:class:`RecordKind`); this module holds the rules they share:
+client-generated ids with idempotent ``PUT``, ``version`` +1 per change, preconditions,
+JSON merge patch, tombstones on delete and a change position on every write.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, Generic, Literal, TypeVar
+
+import sqlalchemy as sa
+from pydantic import BaseModel, ValidationError
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.core.database import Database
+from app.core.errors import Invalid, NotFound, PreconditionFailed
+from app.core.http import Preconditions
+from app.core.pagination import decode_cursor, encode_cursor
+from app.sync import service as sync
+
+InT = TypeVar("InT", bound=BaseModel)
+OutT = TypeVar("OutT", bound=BaseModel)
+
+WriteStatus = Literal["created", "updated", "unchanged"]
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class RecordKind(Generic[InT, OutT]):
+    """What differs between kinds of record. Subclasses live in each domain's service."""
+
+    name: ClassVar[str]  # "entry", "course", "session": the changes feed's `type`
+    label: ClassVar[str]  # "diary entry": used in messages
+    table: ClassVar[sa.Table]
+    schema: ClassVar[type[BaseModel]]  # the request body (InT)
+    #: Columns of the list order, newest first; the last one is unique (the id).
+    order: ClassVar[Sequence[str]]
+    #: Column that ``?from=&to=`` filter on.
+    date_column: ClassVar[str]
+
+    async def prepare(
+        self,
+        conn: AsyncConnection,
+        patient_id: uuid.UUID,
+        body: InT,
+        existing: RowMapping | None,
+        now: dt.datetime,
+    ) -> dict[str, Any]:
+        """Column values for a validated body (domain rules that need the database go here)."""
+        raise NotImplementedError
+
+    def editable(self, row: RowMapping) -> dict[str, Any]:
+        """The client-writable fields of a stored record, JSON-compatible (for merge patch)."""
+        raise NotImplementedError
+
+    def public(self, row: Mapping[str, Any]) -> OutT:
+        raise NotImplementedError
+
+    async def before_delete(
+        self, conn: AsyncConnection, patient_id: uuid.UUID, row: RowMapping, position: int
+    ) -> None:
+        """Hook for kinds that other records point at."""
+
+    def pk(self, patient_id: uuid.UUID, record_id: uuid.UUID) -> sa.ColumnElement[bool]:
+        c = self.table.c
+        return sa.and_(c.patient_id == patient_id, c.id == record_id)
+
+
+@dataclass(slots=True)
+class WriteResult(Generic[OutT]):
+    record: OutT
+    version: int
+    status: WriteStatus
+
+
+async def get_record(
+    db: Database, kind: RecordKind[Any, OutT], patient_id: uuid.UUID, record_id: uuid.UUID
+) -> OutT:
+    async with db.read() as conn:
+        row = (
+            (await conn.execute(sa.select(kind.table).where(kind.pk(patient_id, record_id))))
+            .mappings()
+            .first()
+        )
+    if row is None:
+        raise NotFound(f"No {kind.label} with id {record_id}.")
+    return kind.public(row)
+
+
+async def put_record(
+    db: Database,
+    kind: RecordKind[InT, OutT],
+    patient_id: uuid.UUID,
+    record_id: uuid.UUID,
+    body: InT,
+    pre: Preconditions | None = None,
+) -> WriteResult[OutT]:
+    """Create or replace a record at a client-chosen id; an identical replay changes nothing."""
+    _check_body_id(body, record_id)
+    async with db.transaction() as conn:
+        position = await sync.next_change_position(conn, patient_id)
+        existing = await _locked(conn, kind, patient_id, record_id)
+        return await _save(conn, kind, patient_id, record_id, body, existing, position, pre)
+
+
+async def patch_record(
+    db: Database,
+    kind: RecordKind[InT, OutT],
+    patient_id: uuid.UUID,
+    record_id: uuid.UUID,
+    patch: dict[str, Any],
+    pre: Preconditions | None = None,
+) -> WriteResult[OutT]:
+    """Apply an RFC 7396 JSON merge patch to the record's writable fields."""
+    async with db.transaction() as conn:
+        position = await sync.next_change_position(conn, patient_id)
+        existing = await _locked(conn, kind, patient_id, record_id)
+        if existing is None:
+            raise NotFound(f"No {kind.label} with id {record_id}.")
+        merged = merge_patch(kind.editable(existing), patch)
+        try:
+            body: InT = kind.schema.model_validate(merged)  # type: ignore[assignment]
+        except ValidationError as exc:
+            raise Invalid.from_validation(exc) from exc
+        _check_body_id(body, record_id)
+        return await _save(conn, kind, patient_id, record_id, body, existing, position, pre)
+
+
+async def delete_record(
+    db: Database,
+    kind: RecordKind[Any, Any],
+    patient_id: uuid.UUID,
+    record_id: uuid.UUID,
+    pre: Preconditions | None = None,
+) -> None:
+    """Delete a record, leaving a tombstone. Deleting it again is a no-op (safe retries)."""
+    async with db.transaction() as conn:
+        position = await sync.next_change_position(conn, patient_id)
+        existing = await _locked(conn, kind, patient_id, record_id)
+        if existing is None:
+            buried = await sync.find_tombstone(conn, patient_id, kind.name, record_id)
+            if buried is None:
+                raise NotFound(f"No {kind.label} with id {record_id}.")
+            if pre is not None and pre.if_match is not None:
+                raise PreconditionFailed(f"The {kind.label} has been deleted.")
+            return
+        if pre is not None and not pre.match_ok(existing["version"]):
+            raise PreconditionFailed(_stale(kind, existing["version"]))
+        await kind.before_delete(conn, patient_id, existing, position)
+        await conn.execute(sa.delete(kind.table).where(kind.pk(patient_id, record_id)))
+        await sync.bury(
+            conn, patient_id, kind.name, record_id, existing["version"] + 1, position, utcnow()
+        )
+
+
+async def list_records(
+    db: Database,
+    kind: RecordKind[Any, OutT],
+    patient_id: uuid.UUID,
+    *,
+    limit: int,
+    cursor: str | None,
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+    where: Sequence[sa.ColumnElement[bool]] = (),
+) -> tuple[list[OutT], str | None]:
+    """One page, newest first, and the cursor of the next page (None on the last)."""
+    table = kind.table
+    order_cols = [table.c[name] for name in kind.order]
+    query = sa.select(table).where(table.c.patient_id == patient_id, *where)
+    date_col = table.c[kind.date_column]
+    if date_from is not None:
+        query = query.where(date_col >= date_from)
+    if date_to is not None:
+        query = query.where(date_col <= date_to)
+    if cursor is not None:
+        types = [col.type.python_type for col in order_cols]
+        after = decode_cursor(cursor, types)
+        query = query.where(sa.tuple_(*order_cols) < sa.tuple_(*after))
+    query = query.order_by(*(col.desc() for col in order_cols)).limit(limit + 1)
+    async with db.read() as conn:
+        rows = (await conn.execute(query)).mappings().all()
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        next_cursor = encode_cursor([rows[-1][name] for name in kind.order])
+    return [kind.public(row) for row in rows], next_cursor
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7396: objects merge recursively, ``null`` removes, anything else replaces."""
+    if not isinstance(patch, dict):
+        return patch
+    result = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = merge_patch(result.get(key), value)
+    return result
+
+
+async def _locked(
+    conn: AsyncConnection, kind: RecordKind[Any, Any], patient_id: uuid.UUID, record_id: uuid.UUID
+) -> RowMapping | None:
+    query = sa.select(kind.table).where(kind.pk(patient_id, record_id)).with_for_update()
+    return (await conn.execute(query)).mappings().first()
+
+
+async def _save(
+    conn: AsyncConnection,
+    kind: RecordKind[InT, OutT],
+    patient_id: uuid.UUID,
+    record_id: uuid.UUID,
+    body: InT,
+    existing: RowMapping | None,
+    position: int,
+    pre: Preconditions | None,
+) -> WriteResult[OutT]:
+    current = None if existing is None else existing["version"]
+    if pre is not None and not pre.match_ok(current):
+        if current is None:
+            raise PreconditionFailed(f"No {kind.label} with id {record_id} to update.")
+        raise PreconditionFailed(_stale(kind, current))
+    now = utcnow()
+    values = await kind.prepare(conn, patient_id, body, existing, now)
+    table = kind.table
+    if existing is None:
+        buried = await sync.take_tombstone(conn, patient_id, kind.name, record_id)
+        row = {
+            **values,
+            "patient_id": patient_id,
+            "id": record_id,
+            "version": 1 if buried is None else buried + 1,
+            "created_at": now,
+            "updated_at": now,
+            "change_position": position,
+        }
+        await conn.execute(sa.insert(table).values(row))
+        return WriteResult(kind.public(row), row["version"], "created")
+    if all(existing[name] == value for name, value in values.items()):
+        return WriteResult(kind.public(existing), existing["version"], "unchanged")
+    changes = {
+        **values,
+        "version": existing["version"] + 1,
+        "updated_at": now,
+        "change_position": position,
+    }
+    await conn.execute(sa.update(table).where(kind.pk(patient_id, record_id)).values(changes))
+    return WriteResult(kind.public({**existing, **changes}), changes["version"], "updated")
+
+
+def _check_body_id(body: BaseModel, record_id: uuid.UUID) -> None:
+    body_id = getattr(body, "id", None)
+    if body_id is not None and body_id != record_id:
+        raise Invalid([(["body", "id"], "differs from the id in the path")])
+
+
+def _stale(kind: RecordKind[Any, Any], current: int) -> str:
+    return f"The {kind.label} is at version {current}; fetch it again before changing it."

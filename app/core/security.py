@@ -1,0 +1,80 @@
+"""Password hashing (Argon2id), signed access tokens (JWT, HS256) and opaque refresh tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+import uuid
+from dataclasses import dataclass
+
+import jwt
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from app.core.errors import Unauthorized
+
+ALGORITHM = "HS256"
+
+
+class Passwords:
+    """Argon2id hashing; ``verify_unknown`` spends the same time when no account matched."""
+
+    def __init__(self, memory_kib: int, time_cost: int, parallelism: int) -> None:
+        self._hasher = PasswordHasher(
+            memory_cost=memory_kib, time_cost=time_cost, parallelism=parallelism
+        )
+        self._dummy = self._hasher.hash(secrets.token_urlsafe(16))
+
+    def hash(self, password: str) -> str:
+        return self._hasher.hash(password)
+
+    def verify(self, stored_hash: str, password: str) -> bool:
+        try:
+            return self._hasher.verify(stored_hash, password)
+        except (VerificationError, InvalidHashError):
+            return False
+
+    def verify_unknown(self, password: str) -> None:
+        """Burn one verification so an unknown email takes as long as a wrong password."""
+        self.verify(self._dummy, password)
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """The authenticated account behind a request."""
+
+    user_id: uuid.UUID
+    role: str  # "patient" | "clinician"
+
+
+class AccessTokens:
+    def __init__(self, secret: str, ttl_seconds: int) -> None:
+        self._secret = secret
+        self.ttl_seconds = ttl_seconds
+
+    def issue(self, user_id: uuid.UUID, role: str) -> str:
+        now = int(time.time())
+        claims = {"sub": str(user_id), "role": role, "iat": now, "exp": now + self.ttl_seconds}
+        return jwt.encode(claims, self._secret, algorithm=ALGORITHM)
+
+    def verify(self, token: str) -> Caller:
+        try:
+            claims = jwt.decode(
+                token,
+                self._secret,
+                algorithms=[ALGORITHM],
+                options={"require": ["sub", "exp", "iat"]},
+            )
+            return Caller(user_id=uuid.UUID(claims["sub"]), role=str(claims["role"]))
+        except (jwt.PyJWTError, KeyError, ValueError) as exc:
+            raise Unauthorized("The access token is invalid or has expired.") from exc
+
+
+def new_refresh_secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def digest(secret: str) -> str:
+    """Refresh tokens and share codes are stored only as their SHA-256."""
+    return hashlib.sha256(secret.encode()).hexdigest()

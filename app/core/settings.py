@@ -1,0 +1,59 @@
+"""Service settings, read from the environment (prefix ``PAINDIARY_``) or a ``.env`` file."""
+
+from __future__ import annotations
+
+import secrets
+import warnings
+from functools import lru_cache
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PAINDIARY_", env_file=".env", extra="ignore")
+
+    database_url: str = "sqlite:///./paindiary.db"
+    #: HMAC key for access tokens. Required unless ``dev_mode`` is on.
+    secret_key: str | None = None
+    #: Development convenience: a random per-process secret key when none is set.
+    dev_mode: bool = False
+
+    access_token_ttl_seconds: int = Field(default=900, ge=30, le=900)
+    refresh_token_ttl_days: int = Field(default=30, ge=1, le=365)
+    #: How long a used refresh token may be replayed (lost response) while its successor is unused.
+    refresh_reuse_grace_seconds: int = Field(default=60, ge=0, le=300)
+
+    #: Requests with a larger body are refused with 413.
+    max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+
+    #: Argon2id parameters; the defaults are OWASP's minimum (m=19 MiB, t=2, p=1).
+    argon2_memory_kib: int = Field(default=19 * 1024, ge=19 * 1024)
+    argon2_time_cost: int = Field(default=2, ge=2)
+    argon2_parallelism: int = Field(default=1, ge=1)
+
+    db_pool_size: int = Field(default=10, ge=1)
+    db_max_overflow: int = Field(default=10, ge=0)
+
+    @model_validator(mode="after")
+    def _require_secret(self) -> Settings:
+        if not self.secret_key:
+            if not self.dev_mode:
+                raise ValueError(
+                    "PAINDIARY_SECRET_KEY is not set. Set it to a long random string "
+                    "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`), "
+                    "or set PAINDIARY_DEV_MODE=true for a throw-away development key."
+                )
+            warnings.warn(
+                "dev_mode: using a random secret key; tokens will not survive a restart",
+                stacklevel=2,
+            )
+            self.secret_key = secrets.token_urlsafe(48)
+        elif len(self.secret_key) < 32:
+            raise ValueError("PAINDIARY_SECRET_KEY must be at least 32 characters long")
+        return self
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

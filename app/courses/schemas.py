@@ -1,0 +1,68 @@
+"""Treatment course bodies (contract §3)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, Strict, StringConstraints, model_validator
+
+from app.core.fields import EARLIEST, Text200, Text2000, drop_server_fields
+
+Condition = Literal[
+    "neck_pain", "low_back_pain", "osteoarthritis", "tension_headache", "migraine",
+    "fibromyalgia", "postoperative_pain", "neuropathy", "other",
+]  # fmt: skip
+Modality = Literal[
+    "acupuncture", "electroacupuncture", "dry_needling", "medical_acupuncture", "other"
+]
+LATEST = dt.date(2199, 12, 31)
+CourseDate = Annotated[dt.date, Field(ge=EARLIEST, le=LATEST)]
+
+
+class CourseIn(BaseModel):
+    """A treatment course as a client writes it. Server fields sent back are ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: uuid.UUID | None = Field(default=None, description="May repeat the path's id.")
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    condition: Condition | None = None
+    modality: Modality | None = None
+    start_date: CourseDate
+    end_date: CourseDate | None = Field(default=None, description="Null while ongoing.")
+    planned_sessions: Annotated[int, Strict(), Field(ge=1, le=100)] | None = None
+    practitioner: Text200 | None = None
+    pattern: Text200 | None = Field(
+        default=None, description="The practitioner's assessment, e.g. 'qi stagnation'."
+    )
+    notes: Text2000 | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _ignore_server_fields(cls, data: Any) -> Any:
+        return drop_server_fields(data)
+
+    @model_validator(mode="after")
+    def _end_after_start(self) -> CourseIn:
+        if self.end_date is not None and self.end_date < self.start_date:
+            raise ValueError("end_date must not be before start_date")
+        return self
+
+
+class CourseOut(BaseModel):
+    id: uuid.UUID
+    patient_id: uuid.UUID
+    name: str
+    condition: Condition | None
+    modality: Modality | None
+    start_date: dt.date
+    end_date: dt.date | None
+    planned_sessions: int | None
+    practitioner: str | None
+    pattern: str | None
+    notes: str | None
+    version: int
+    created_at: dt.datetime
+    updated_at: dt.datetime

@@ -1,0 +1,35 @@
+"""Readiness: can we reach the database, and is its schema at the head revision?"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+import sqlalchemy as sa
+
+from app.core.database import Database
+from app.core.migrations import head_revision
+
+
+@lru_cache(maxsize=1)
+def _head() -> str | None:
+    return head_revision()
+
+
+async def readiness(db: Database) -> dict[str, Any]:
+    head = _head()
+    try:
+        async with db.read() as conn:
+            current = (
+                await conn.execute(sa.text("SELECT version_num FROM alembic_version"))
+            ).scalar_one_or_none()
+    except Exception as exc:  # any failure to reach or read the database means "not ready"
+        return {"status": "unavailable", "database": "unreachable", "error": type(exc).__name__}
+    if current != head:
+        return {
+            "status": "unavailable",
+            "database": "reachable",
+            "migration": current,
+            "expected_migration": head,
+        }
+    return {"status": "ok", "database": "reachable", "migration": current}

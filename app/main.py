@@ -1,0 +1,124 @@
+"""Assembles the application: settings, database, error handling, middleware and routers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import fastapi_offline
+from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+
+from app.accounts.routes import router as accounts_router
+from app.core.database import Database, create_engine
+from app.core.errors import Problem, install_error_handlers
+from app.core.middleware import BodyLimit, ResponseHeaders
+from app.core.security import AccessTokens, Passwords
+from app.core.settings import Settings, get_settings
+from app.courses.routes import router as courses_router
+from app.diary.routes import router as diary_router
+from app.health.routes import router as health_router
+from app.sessions.routes import router as sessions_router
+
+DESCRIPTION = """
+A pain diary with treatment courses, session events and honest trend summaries.
+
+* Sign up with `POST /v1/auth/register`, then press **Authorize** and sign in with your
+  email and password (OAuth2 password grant at `POST /v1/auth/token`).
+* `patient_id` in a path is a UUID or `me`.
+* Records take a client-generated id: `PUT` creates or replaces, so retries never duplicate.
+* Every error is an RFC 9457 `application/problem+json` document.
+"""
+
+DOCS_ASSETS = Path(fastapi_offline.__file__).parent / "static"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    db = Database(
+        create_engine(
+            settings.database_url,
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_max_overflow,
+        )
+    )
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        await db.dispose()
+
+    app = FastAPI(
+        title="paindiary",
+        version="1.0.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url="/docs/oauth2-redirect",
+    )
+    app.state.settings = settings
+    app.state.db = db
+    assert settings.secret_key is not None  # guaranteed by Settings validation
+    app.state.tokens = AccessTokens(settings.secret_key, settings.access_token_ttl_seconds)
+    app.state.passwords = Passwords(
+        settings.argon2_memory_kib, settings.argon2_time_cost, settings.argon2_parallelism
+    )
+
+    install_error_handlers(app)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(ResponseHeaders)
+
+    for router in (
+        health_router,
+        accounts_router,
+        diary_router,
+        courses_router,
+        sessions_router,
+    ):
+        app.include_router(router)
+    _add_docs(app)
+    _register_problem_schema(app)
+    return app
+
+
+def _add_docs(app: FastAPI) -> None:
+    """Swagger UI served from the installed package, so /docs works on a closed network."""
+    app.mount("/docs/assets", StaticFiles(directory=DOCS_ASSETS), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="paindiary API",
+            swagger_js_url="/docs/assets/swagger-ui-bundle.js",
+            swagger_css_url="/docs/assets/swagger-ui.css",
+            swagger_favicon_url="/docs/assets/favicon.png",
+            oauth2_redirect_url="/docs/oauth2-redirect",
+            init_oauth={"usePkceWithAuthorizationCodeGrant": False},
+        )
+
+    @app.get("/docs/oauth2-redirect", include_in_schema=False)
+    async def oauth2_redirect() -> HTMLResponse:
+        return get_swagger_ui_oauth2_redirect_html()
+
+
+def _register_problem_schema(app: FastAPI) -> None:
+    original = app.openapi
+
+    def openapi() -> dict:  # type: ignore[type-arg]
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = original()
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        components.setdefault("Problem", Problem.model_json_schema(ref_template="#/components/schemas/{model}"))
+        for name, sub in Problem.model_json_schema(ref_template="#/components/schemas/{model}").get("$defs", {}).items():
+            components.setdefault(name, sub)
+        components["Problem"].pop("$defs", None)
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

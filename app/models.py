@@ -1,0 +1,19 @@
+"""Every table of the service, imported in one place for Alembic and the test fixtures."""
+
+from app.accounts.models import RefreshToken, User
+from app.core.database import metadata
+from app.courses.models import TreatmentCourse
+from app.diary.models import DiaryEntry
+from app.sessions.models import SessionEvent
+from app.sync.models import ChangeCounter, Tombstone
+
+__all__ = [
+    "ChangeCounter",
+    "DiaryEntry",
+    "RefreshToken",
+    "SessionEvent",
+    "Tombstone",
+    "TreatmentCourse",
+    "User",
+    "metadata",
+]
