@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import fastapi_offline
 from fastapi import FastAPI
@@ -109,13 +110,19 @@ def _add_docs(app: FastAPI) -> None:
 def _register_problem_schema(app: FastAPI) -> None:
     original = app.openapi
 
-    def openapi() -> dict:  # type: ignore[type-arg]
+    def openapi() -> dict[str, Any]:
         if app.openapi_schema:
             return app.openapi_schema
         schema = original()
         components = schema.setdefault("components", {}).setdefault("schemas", {})
-        components.setdefault("Problem", Problem.model_json_schema(ref_template="#/components/schemas/{model}"))
-        for name, sub in Problem.model_json_schema(ref_template="#/components/schemas/{model}").get("$defs", {}).items():
+        components.setdefault(
+            "Problem", Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+        )
+        for name, sub in (
+            Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+            .get("$defs", {})
+            .items()
+        ):
             components.setdefault(name, sub)
         components["Problem"].pop("$defs", None)
         app.openapi_schema = schema

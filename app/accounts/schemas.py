@@ -21,7 +21,9 @@ def _iana(name: str) -> str:
     return name
 
 
-TimeZoneName = Annotated[str, Field(max_length=64, examples=["Europe/Berlin"]), AfterValidator(_iana)]
+TimeZoneName = Annotated[
+    str, Field(max_length=64, examples=["Europe/Berlin"]), AfterValidator(_iana)
+]
 DisplayName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 Role = Literal["patient", "clinician"]
 
@@ -58,7 +60,7 @@ class UserOut(BaseModel):
 
 class TokenPair(BaseModel):
     access_token: str
-    token_type: Literal["bearer"] = "bearer"
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105 (a token type, not a secret)
     expires_in: int = Field(description="Seconds until the access token expires.")
     refresh_token: str
 

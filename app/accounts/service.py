@@ -15,24 +15,24 @@ from starlette.concurrency import run_in_threadpool
 
 from app.accounts.models import RefreshToken, User
 from app.accounts.schemas import MeUpdate, Registration, TokenPair, UserOut
-from app.core.database import Database
+from app.core.database import Database, table_of
 from app.core.errors import Conflict, Invalid, NotFound, Unauthorized
 from app.core.records import merge_patch, utcnow
 from app.core.security import AccessTokens, Passwords, digest, new_refresh_secret
 from app.core.settings import Settings
 from app.sync import service as sync
 
-users = User.__table__
-refresh_tokens = RefreshToken.__table__
+users = table_of(User)
+refresh_tokens = table_of(RefreshToken)
 
 BAD_CREDENTIALS = "The email or password is wrong."
 BAD_REFRESH = "The refresh token is invalid, expired or revoked."
 
 
 async def register(db: Database, passwords: Passwords, data: Registration) -> UserOut:
-    now = utcnow()
+    now, user_id = utcnow(), uuid.uuid4()
     row = {
-        "id": uuid.uuid4(),
+        "id": user_id,
         "email": data.email.lower(),
         "password_hash": await run_in_threadpool(passwords.hash, data.password),
         "role": data.role,
@@ -46,7 +46,7 @@ async def register(db: Database, passwords: Passwords, data: Registration) -> Us
         async with db.transaction() as conn:
             await conn.execute(sa.insert(users).values(row))
             if data.role == "patient":
-                await sync.create_counter(conn, row["id"])
+                await sync.create_counter(conn, user_id)
     except IntegrityError as exc:
         raise Conflict("An account with this email already exists.") from exc
     return UserOut.model_validate(row)
@@ -137,6 +137,7 @@ async def refresh(
     token_id, secret = _split(presented)
     now = utcnow()
     reuse_detected = False
+    role = ""
     async with db.transaction() as conn:
         row = await _locked_token(conn, token_id)
         if row is None or not hmac.compare_digest(row["secret_hash"], digest(secret)):
@@ -168,6 +169,7 @@ async def refresh(
             ).first()
             if user is None:
                 raise Unauthorized(BAD_REFRESH)
+            role = user.role
             new_token = await _issue_refresh(conn, row["user_id"], row["family_id"], settings)
             await conn.execute(
                 sa.update(refresh_tokens)
@@ -177,7 +179,7 @@ async def refresh(
     if reuse_detected:  # raised after commit, so the family stays revoked
         raise Unauthorized(BAD_REFRESH)
     return TokenPair(
-        access_token=tokens.issue(row["user_id"], user.role),
+        access_token=tokens.issue(row["user_id"], role),
         expires_in=tokens.ttl_seconds,
         refresh_token=new_token,
     )

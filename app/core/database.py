@@ -34,6 +34,12 @@ metadata.naming_convention = NAMING_CONVENTION
 JSONList = sa.JSON().with_variant(JSONB(), "postgresql")
 
 
+def table_of(model: type[SQLModel]) -> sa.Table:
+    """The Core table of a SQLModel table class (services query through Core)."""
+    table: sa.Table = model.__table__  # type: ignore[attr-defined]
+    return table
+
+
 class UTCDateTime(sa.types.TypeDecorator[dt.datetime]):
     """An aware datetime stored in UTC; SQLite (which keeps no offset) reads back as UTC."""
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
 
@@ -88,7 +88,9 @@ class Invalid(AppError):
         super().__init__(detail or "; ".join(f"{_loc(e['loc'])}: {e['msg']}" for e in self.errors))
 
     @classmethod
-    def from_validation(cls, exc: ValidationError, prefix: Sequence[str | int] = ("body",)) -> Invalid:
+    def from_validation(
+        cls, exc: ValidationError, prefix: Sequence[str | int] = ("body",)
+    ) -> Invalid:
         return cls([([*prefix, *e["loc"]], e["msg"]) for e in validation_errors(exc)])
 
 
@@ -107,7 +109,7 @@ def problem_response(
     slug: str | None = None,
     title: str | None = None,
     errors: list[dict[str, Any]] | None = None,
-    headers: dict[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
     extra: dict[str, Any] | None = None,
 ) -> JSONResponse:
     phrase = HTTPStatus(status).phrase

@@ -77,7 +77,9 @@ class BodyLimit:
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = problem_response(
-            413, f"The request body is larger than {self.max_bytes} bytes.", slug="payload-too-large"
+            413,
+            f"The request body is larger than {self.max_bytes} bytes.",
+            slug="payload-too-large",
         )
         await response(scope, receive, send)
 

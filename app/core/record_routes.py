@@ -53,8 +53,10 @@ def add_record_routes(
         status_code=status.HTTP_200_OK,
         name=f"put_{kind.name}",
         summary=f"Create or replace a {label} at a client-chosen id",
-        responses={201: {"model": out_schema, "description": "Created"}}
-        | problem_responses(401, 403, 404, 412, 422),
+        responses={
+            201: {"model": out_schema, "description": "Created"},
+            **problem_responses(401, 403, 404, 412, 422),
+        },
     )
     async def put(
         record_id: uuid.UUID,
@@ -100,7 +102,7 @@ def add_record_routes(
         response_model=out_schema,
         name=f"get_{kind.name}",
         summary=f"Read one {label}",
-        responses={304: {"description": "Not modified"}} | problem_responses(401, 404),
+        responses={304: {"description": "Not modified"}, **problem_responses(401, 404)},
     )
     async def get(
         record_id: uuid.UUID,

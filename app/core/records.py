@@ -61,7 +61,7 @@ class RecordKind(Generic[InT, OutT]):
         """The client-writable fields of a stored record, JSON-compatible (for merge patch)."""
         raise NotImplementedError
 
-    def public(self, row: Mapping[str, Any]) -> OutT:
+    def public(self, row: Mapping[Any, Any]) -> OutT:
         raise NotImplementedError
 
     async def before_delete(

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.core.database import table_of
 from app.core.records import RecordKind
 from app.courses.models import TreatmentCourse
 from app.courses.schemas import CourseIn, CourseOut
@@ -24,7 +25,7 @@ _FIELDS = (
 class CourseKind(RecordKind[CourseIn, CourseOut]):
     name = "course"
     label = "treatment course"
-    table = TreatmentCourse.__table__  # type: ignore[assignment]
+    table = table_of(TreatmentCourse)
     schema = CourseIn
     order = ("start_date", "id")
     date_column = "start_date"
@@ -46,7 +47,7 @@ class CourseKind(RecordKind[CourseIn, CourseOut]):
             if row[name] is not None
         }
 
-    def public(self, row: Mapping[str, Any]) -> CourseOut:
+    def public(self, row: Mapping[Any, Any]) -> CourseOut:
         return CourseOut.model_validate(dict(row))
 
     async def before_delete(
@@ -55,7 +56,7 @@ class CourseKind(RecordKind[CourseIn, CourseOut]):
         """Sessions of a deleted course stay, detached from it (and re-synced as changed)."""
         from app.sessions.models import SessionEvent
 
-        sessions = SessionEvent.__table__
+        sessions = table_of(SessionEvent)
         await conn.execute(
             sa.update(sessions)
             .where(sessions.c.patient_id == patient_id, sessions.c.course_id == row["id"])

@@ -43,9 +43,7 @@ class DiaryEntry(SQLModel, table=True):
     stress: int | None = Field(default=None, sa_column=sa.Column(sa.SmallInteger))
     mood: int | None = Field(default=None, sa_column=sa.Column(sa.SmallInteger))
     activity_interference: int | None = Field(default=None, sa_column=sa.Column(sa.SmallInteger))
-    enjoyment_interference: int | None = Field(
-        default=None, sa_column=sa.Column(sa.SmallInteger)
-    )
+    enjoyment_interference: int | None = Field(default=None, sa_column=sa.Column(sa.SmallInteger))
     medications: list[dict[str, Any]] = Field(sa_column=sa.Column(JSONList, nullable=False))
     tags: list[str] = Field(sa_column=sa.Column(JSONList, nullable=False))
     notes: str | None = Field(default=None, sa_column=sa.Column(sa.Text))

@@ -109,9 +109,7 @@ class EntryOut(BaseModel):
     medications: list[Medication]
     tags: list[str]
     notes: str | None
-    backfilled: bool = Field(
-        description="Received more than 24 h after the end of `local_date`."
-    )
+    backfilled: bool = Field(description="Received more than 24 h after the end of `local_date`.")
     version: int
     created_at: dt.datetime
     updated_at: dt.datetime

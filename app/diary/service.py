@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.core.database import table_of
 from app.core.errors import Invalid
 from app.core.fields import EARLIEST, offset_minutes, with_offset
 from app.core.records import RecordKind
@@ -52,7 +53,7 @@ def check_entry_dates(body: EntryIn, local_date: dt.date, now: dt.datetime) -> N
 class EntryKind(RecordKind[EntryIn, EntryOut]):
     name = "entry"
     label = "diary entry"
-    table = DiaryEntry.__table__  # type: ignore[assignment]
+    table = table_of(DiaryEntry)
     schema = EntryIn
     order = ("local_date", "recorded_at", "id")
     date_column = "local_date"
@@ -90,13 +91,13 @@ class EntryKind(RecordKind[EntryIn, EntryOut]):
             out.pop("local_date")
         return out
 
-    def public(self, row: Mapping[str, Any]) -> EntryOut:
+    def public(self, row: Mapping[Any, Any]) -> EntryOut:
         data = dict(row)
         data["recorded_at"] = with_offset(row["recorded_at"], row["recorded_offset_minutes"])
         return EntryOut.model_validate(data)
 
 
-def out_recorded_date(row: Mapping[str, Any]) -> dt.date:
+def out_recorded_date(row: Mapping[Any, Any]) -> dt.date:
     return with_offset(row["recorded_at"], row["recorded_offset_minutes"]).date()
 
 

@@ -16,7 +16,9 @@ router = APIRouter(tags=["sessions"])
 
 
 def course_filter(
-    course_id: Annotated[uuid.UUID | None, Query(description="Only this course's sessions.")] = None,
+    course_id: Annotated[
+        uuid.UUID | None, Query(description="Only this course's sessions.")
+    ] = None,
 ) -> list[sa.ColumnElement[bool]]:
     return [] if course_id is None else [sessions.table.c.course_id == course_id]
 
@@ -33,7 +35,9 @@ add_record_routes(
 
 _ACUPOINTS = AcupointList(
     items=[
-        AcupointOut(code=p.code, meridian=p.meridian, meridian_name=p.meridian_name, number=p.number)
+        AcupointOut(
+            code=p.code, meridian=p.meridian, meridian_name=p.meridian_name, number=p.number
+        )
         for p in POINTS.values()
     ],
     aliases=ALIASES,

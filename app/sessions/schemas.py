@@ -12,7 +12,9 @@ from app.core.fields import OffsetDatetime, Score, Text200, Text2000, drop_serve
 from app.courses.schemas import Modality
 from app.sessions.acupoints import normalise_point
 
-AdverseEvent = Literal["bruising", "bleeding", "soreness", "dizziness", "fainting", "fatigue", "other"]
+AdverseEvent = Literal[
+    "bruising", "bleeding", "soreness", "dizziness", "fainting", "fatigue", "other"
+]
 
 
 def _points(raw: list[str]) -> list[str]:
@@ -35,14 +37,10 @@ class SessionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     id: uuid.UUID | None = Field(default=None, description="May repeat the path's id.")
-    course_id: uuid.UUID | None = Field(
-        default=None, description="One of this patient's courses."
-    )
+    course_id: uuid.UUID | None = Field(default=None, description="One of this patient's courses.")
     occurred_at: OffsetDatetime = Field(examples=["2026-11-20T10:00:00+01:00"])
     modality: Modality | None = Field(default=None, description="Defaults to the course's.")
-    points: Annotated[
-        list[Annotated[str, Field(max_length=20)]], AfterValidator(_points)
-    ] = Field(
+    points: Annotated[list[Annotated[str, Field(max_length=20)]], AfterValidator(_points)] = Field(
         default_factory=list,
         max_length=60,
         description="WHO 2008 codes; 'li 4', 'LI-4', 'SJ5' are accepted and normalised.",

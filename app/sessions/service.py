@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.core.database import table_of
 from app.core.errors import Invalid
 from app.core.fields import offset_minutes, with_offset
 from app.core.records import RecordKind
@@ -29,7 +30,7 @@ _SCALARS = (
 class SessionKind(RecordKind[SessionIn, SessionOut]):
     name = "session"
     label = "session event"
-    table = SessionEvent.__table__  # type: ignore[assignment]
+    table = table_of(SessionEvent)
     schema = SessionIn
     order = ("occurred_at", "id")
     date_column = "local_date"
@@ -75,7 +76,7 @@ class SessionKind(RecordKind[SessionIn, SessionOut]):
             out.pop(server_field, None)
         return out
 
-    def public(self, row: Mapping[str, Any]) -> SessionOut:
+    def public(self, row: Mapping[Any, Any]) -> SessionOut:
         data = dict(row)
         data["occurred_at"] = with_offset(row["occurred_at"], row["occurred_offset_minutes"])
         return SessionOut.model_validate(data)

@@ -8,11 +8,12 @@ import uuid
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.core.database import table_of
 from app.core.errors import NotFound
 from app.sync.models import ChangeCounter, Tombstone
 
-counters = ChangeCounter.__table__
-tombstones = Tombstone.__table__
+counters = table_of(ChangeCounter)
+tombstones = table_of(Tombstone)
 
 
 async def create_counter(conn: AsyncConnection, patient_id: uuid.UUID) -> None:

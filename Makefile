@@ -1,0 +1,52 @@
+# paindiary — `make run` serves the API on http://127.0.0.1:8000 (docs at /docs);
+# `make test` runs lint, types and the whole suite (on PostgreSQL too when
+# PAINDIARY_TEST_POSTGRES_URL is set).
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: install run migrate demo test lint format lock bench clean
+
+$(BIN)/.installed: pyproject.toml constraints.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "paindiary needs Python 3.11 or newer")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]"
+	@touch $@
+
+install: $(BIN)/.installed
+
+run: install
+	PAINDIARY_DEV_MODE=$${PAINDIARY_DEV_MODE:-true} $(BIN)/paindiary serve --host $(HOST) --port $(PORT)
+
+migrate: install
+	PAINDIARY_DEV_MODE=$${PAINDIARY_DEV_MODE:-true} $(BIN)/paindiary migrate
+
+demo: install
+	PAINDIARY_DEV_MODE=$${PAINDIARY_DEV_MODE:-true} $(BIN)/paindiary demo
+
+lint: install
+	$(BIN)/ruff check app tests migrations bench
+	$(BIN)/ruff format --check app tests migrations bench
+	$(BIN)/mypy app
+
+test: lint
+	$(BIN)/pytest -q
+
+format: install
+	$(BIN)/ruff check --fix app tests migrations bench
+	$(BIN)/ruff format app tests migrations bench
+
+# Re-pin every dependency after changing pyproject.toml.
+lock:
+	rm -rf .lockenv && $(PYTHON) -m venv .lockenv
+	.lockenv/bin/python -m pip install --quiet --upgrade pip
+	.lockenv/bin/python -m pip install --quiet ".[dev]"
+	.lockenv/bin/python -m pip freeze --exclude paindiary > constraints.txt
+	rm -rf .lockenv
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache *.egg-info

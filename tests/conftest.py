@@ -1,0 +1,185 @@
+"""Test fixtures: every database test runs on SQLite and, when
+``PAINDIARY_TEST_POSTGRES_URL`` is set, on a fresh PostgreSQL database made for this run.
+
+The app, its engine and a TestClient live for the whole run of one backend; tables are
+emptied before each test. ``portal`` runs coroutines (service functions) on the app's loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+from sqlalchemy.engine import make_url
+
+from app.core.database import Database, async_url, create_engine
+from app.core.migrations import upgrade
+from app.core.settings import Settings
+from app.main import create_app
+from app.models import metadata
+
+POSTGRES_URL = os.environ.get("PAINDIARY_TEST_POSTGRES_URL")
+BACKENDS = ["sqlite", "postgresql"] if POSTGRES_URL else ["sqlite"]
+SECRET = "test-secret-key-that-is-long-enough-0123456789"
+PASSWORD = "correct horse battery"
+
+
+async def _admin(url: str, statement: str) -> None:
+    engine = create_engine(url)
+    async with engine.connect() as conn:
+        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        await conn.execute(sa.text(statement))
+    await engine.dispose()
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """A migrated, empty database for this test run; PostgreSQL's is dropped afterwards."""
+    if request.param == "sqlite":
+        path: Path = tmp_path_factory.mktemp("sqlite") / "paindiary.db"
+        url = f"sqlite:///{path}"
+        upgrade(url)
+        yield url
+        return
+    assert POSTGRES_URL is not None
+    name = f"paindiary_test_{uuid.uuid4().hex[:12]}"
+    asyncio.run(_admin(POSTGRES_URL, f'CREATE DATABASE "{name}"'))
+    url = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        asyncio.run(_admin(POSTGRES_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def backend(database_url: str) -> str:
+    return async_url(database_url).get_backend_name()
+
+
+def make_settings(database_url: str, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {"database_url": database_url, "secret_key": SECRET} | overrides
+    return Settings(**values)
+
+
+@pytest.fixture(scope="session")
+def client(database_url: str) -> Iterator[TestClient]:
+    app = create_app(make_settings(database_url))
+    with TestClient(app, raise_server_exceptions=False) as test_client:
+        yield test_client
+
+
+@pytest.fixture(scope="session")
+def db(client: TestClient) -> Database:
+    database: Database = client.app.state.db  # type: ignore[attr-defined]
+    return database
+
+
+@pytest.fixture
+def portal(client: TestClient) -> Callable[..., Any]:
+    """Run ``await fn(*args)`` on the app's event loop, e.g. a service function."""
+    assert client.portal is not None
+
+    def call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        return client.portal.call(lambda: fn(*args, **kwargs))  # type: ignore[union-attr]
+
+    return call
+
+
+async def _empty_tables(db: Database) -> None:
+    async with db.transaction() as conn:
+        if db.dialect == "postgresql":
+            names = ", ".join(t.name for t in metadata.sorted_tables)
+            await conn.execute(sa.text(f"TRUNCATE {names} CASCADE"))
+        else:
+            for table in reversed(metadata.sorted_tables):
+                await conn.execute(table.delete())
+
+
+@pytest.fixture(autouse=True)
+def _clean(request: pytest.FixtureRequest) -> None:
+    if "client" in request.fixturenames:
+        client: TestClient = request.getfixturevalue("client")
+        client.portal.call(_empty_tables, client.app.state.db)  # type: ignore[union-attr,attr-defined]
+        client.cookies.clear()
+
+
+@dataclass
+class Account:
+    id: uuid.UUID
+    email: str
+    role: str
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+@pytest.fixture
+def make_account(client: TestClient) -> Callable[..., Account]:
+    """Register an account through the API; its access token is minted directly."""
+    counter = iter(range(1_000_000))
+
+    def make(role: str = "patient", **fields: Any) -> Account:
+        email = (
+            fields.pop("email", None) or f"user{next(counter)}-{uuid.uuid4().hex[:6]}@example.org"
+        )
+        body = {"email": email, "password": PASSWORD, "role": role} | fields
+        response = client.post("/v1/auth/register", json=body)
+        assert response.status_code == 201, response.text
+        user_id = uuid.UUID(response.json()["id"])
+        token = client.app.state.tokens.issue(user_id, role)  # type: ignore[attr-defined]
+        return Account(user_id, email, role, token)
+
+    return make
+
+
+@pytest.fixture
+def patient(make_account: Callable[..., Account]) -> Account:
+    return make_account("patient", display_name="Pat Patient", timezone="Europe/Berlin")
+
+
+@pytest.fixture
+def other_patient(make_account: Callable[..., Account]) -> Account:
+    return make_account("patient")
+
+
+@pytest.fixture
+def clinician(make_account: Callable[..., Account]) -> Account:
+    return make_account("clinician", display_name="Dr. Chen")
+
+
+async def count_rows(db: Database, table: sa.Table, **where: Any) -> int:
+    query = sa.select(sa.func.count()).select_from(table)
+    for name, value in where.items():
+        query = query.where(table.c[name] == value)
+    async with db.read() as conn:
+        return int((await conn.execute(query)).scalar_one())
+
+
+def assert_problem(response: Any, status: int, *, field: str | None = None) -> dict[str, Any]:
+    """The response is an RFC 9457 problem with this status (and names ``field`` if given)."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body = response.json()
+    assert body["status"] == status
+    assert body["type"].startswith("https://")
+    assert isinstance(body["title"], str) and body["title"]
+    assert isinstance(body["detail"], str) and body["detail"]
+    assert "Traceback" not in response.text
+    if field is not None:
+        assert status == 422
+        locs = [".".join(str(p) for p in e["loc"]) for e in body["errors"]]
+        assert any(field in loc for loc in locs), (field, locs)
+    return body
