@@ -23,6 +23,7 @@ from app.courses.routes import router as courses_router
 from app.diary.routes import router as diary_router
 from app.health.routes import router as health_router
 from app.sessions.routes import router as sessions_router
+from app.trends.routes import router as trends_router
 
 DESCRIPTION = """
 A pain diary with treatment courses, session events and honest trend summaries.
@@ -79,6 +80,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         diary_router,
         courses_router,
         sessions_router,
+        trends_router,
     ):
         app.include_router(router)
     _add_docs(app)

@@ -1,0 +1,53 @@
+"""Trend summaries (contract §6)."""
+
+import datetime as dt
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from app.core.deps import DbDep, ReadAccess
+from app.core.errors import problem_responses
+from app.trends import service
+from app.trends.schemas import CourseSummary, PatientSummary
+
+router = APIRouter(prefix="/v1/patients/{patient_id}", tags=["trends"])
+
+DateParam = Annotated[dt.date, Query(ge=dt.date(1900, 1, 1), le=dt.date(2199, 12, 31))]
+
+
+@router.get(
+    "/courses/{course_id}/summary",
+    response_model=CourseSummary,
+    summary="Is the course working? Baseline vs now, IMMPACT category, trend, sessions",
+    responses=problem_responses(401, 404, 422),
+)
+async def course_summary(
+    course_id: uuid.UUID,
+    scope: ReadAccess,
+    db: DbDep,
+    as_of: Annotated[
+        DateParam | None,
+        Query(description="The day the summary is as of; default today in the patient's zone."),
+    ] = None,
+) -> CourseSummary:
+    return await service.load_course_summary(db, scope.patient_id, course_id, as_of)
+
+
+@router.get(
+    "/summary",
+    response_model=PatientSummary,
+    summary="Daily series, weekly means, trend and factors for any window",
+    responses=problem_responses(401, 404, 422),
+)
+async def patient_summary(
+    scope: ReadAccess,
+    db: DbDep,
+    date_from: Annotated[
+        DateParam | None, Query(alias="from", description="Default: `to` − 27 days.")
+    ] = None,
+    date_to: Annotated[
+        DateParam | None, Query(alias="to", description="Default: today in the patient's zone.")
+    ] = None,
+) -> PatientSummary:
+    return await service.load_patient_summary(db, scope.patient_id, date_from, date_to)

@@ -1,0 +1,345 @@
+"""Trend statistics of contract §6, as pure functions over a plain daily series.
+
+Nothing here touches the database or HTTP: dates and numbers in, dataclasses out. Float
+results are rounded to 3 decimals only at the end (``summaries.py``), except where a
+threshold is compared (category, responder), which uses the rounded value so that the
+reported number and its label always agree.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import warnings
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from statistics import fmean
+
+import pymannkendall
+from scipy import stats
+
+HIGH_PAIN = 7  # a day with mean pain ≥ 7 is a high-pain day
+MIN_WINDOW_DAYS = 3  # baseline, current and response windows need this many days with data
+MIN_TREND_DAYS = 10
+MIN_FACTOR_DAYS = 10
+MIN_TAG_DAYS = 3
+RESPONSE_RATIO = 0.7  # a 30 % reduction
+SIGNIFICANCE = 0.05
+
+
+@dataclass(frozen=True, slots=True)
+class EntryValues:
+    """What a summary needs of one diary entry."""
+
+    local_date: dt.date
+    pain: int
+    pain_worst: int | None = None
+    sleep_hours: float | None = None
+    sleep_quality: int | None = None
+    stress: int | None = None
+    as_needed: bool = False
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Day:
+    """One day with data: the day's entries combined."""
+
+    local_date: dt.date
+    pain: float  # mean of the day's entries
+    pain_worst: float  # max of pain_worst (pain where absent)
+    sleep_hours: float | None  # means of the day's non-null values
+    sleep_quality: float | None
+    stress: float | None
+    as_needed: bool  # any entry lists an as-needed medication
+    tags: frozenset[str] = field(default_factory=frozenset)
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    start: dt.date
+    end: dt.date
+    days_with_data: int
+    pain_mean: float | None
+    pain_worst_mean: float | None
+    high_pain_days: int
+    sleep_hours_mean: float | None
+    sleep_quality_mean: float | None
+    stress_mean: float | None
+    as_needed_days: int
+
+
+@dataclass(frozen=True, slots=True)
+class Trend:
+    slope_per_week: float
+    slope_low: float
+    slope_high: float
+    mann_kendall_p: float
+    direction: str  # improving | worsening | no_clear_trend
+    days_with_data: int
+
+
+@dataclass(frozen=True, slots=True)
+class Week:
+    week: int
+    start: dt.date
+    end: dt.date
+    days_with_data: int
+    pain_mean: float | None
+    pain_min: float | None
+    pain_max: float | None
+    sleep_hours_mean: float | None
+    stress_mean: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class FactorCorrelation:
+    factor: str
+    rho: float | None  # None when a series is constant
+    p_value: float | None
+    n: int
+
+
+@dataclass(frozen=True, slots=True)
+class TagEffect:
+    tag: str
+    days_with: int
+    days_without: int
+    pain_with: float
+    pain_without: float
+    difference: float  # pain_with − pain_without
+
+
+def daily_series(entries: Iterable[EntryValues]) -> list[Day]:
+    """Combine entries into one value per ``local_date``, in date order."""
+    by_date: dict[dt.date, list[EntryValues]] = defaultdict(list)
+    for entry in entries:
+        by_date[entry.local_date].append(entry)
+    days = []
+    for date in sorted(by_date):
+        group = by_date[date]
+        days.append(
+            Day(
+                local_date=date,
+                pain=fmean(e.pain for e in group),
+                pain_worst=float(
+                    max(e.pain_worst if e.pain_worst is not None else e.pain for e in group)
+                ),
+                sleep_hours=_mean_of(e.sleep_hours for e in group),
+                sleep_quality=_mean_of(e.sleep_quality for e in group),
+                stress=_mean_of(e.stress for e in group),
+                as_needed=any(e.as_needed for e in group),
+                tags=frozenset(t for e in group for t in e.tags),
+            )
+        )
+    return days
+
+
+def days_between(days: Sequence[Day], start: dt.date, end: dt.date) -> list[Day]:
+    return [d for d in days if start <= d.local_date <= end]
+
+
+def window(days: Sequence[Day], start: dt.date, end: dt.date) -> Window:
+    """Means over the days with data in ``[start, end]`` (None where there are none)."""
+    inside = days_between(days, start, end)
+    return Window(
+        start=start,
+        end=end,
+        days_with_data=len(inside),
+        pain_mean=_mean_of(d.pain for d in inside),
+        pain_worst_mean=_mean_of(d.pain_worst for d in inside),
+        high_pain_days=sum(1 for d in inside if d.pain >= HIGH_PAIN),
+        sleep_hours_mean=_mean_of(d.sleep_hours for d in inside),
+        sleep_quality_mean=_mean_of(d.sleep_quality for d in inside),
+        stress_mean=_mean_of(d.stress for d in inside),
+        as_needed_days=sum(1 for d in inside if d.as_needed),
+    )
+
+
+def baseline_window(days: Sequence[Day], start_date: dt.date) -> tuple[Window | None, str | None]:
+    """The week before the course, else its first week; ``(None, None)`` when neither has
+    3 days with data. The second value is ``"pre_course"`` or ``"early_course"``."""
+    week = dt.timedelta(days=7)
+    pre = window(days, start_date - week, start_date - dt.timedelta(days=1))
+    if pre.days_with_data >= MIN_WINDOW_DAYS:
+        return pre, "pre_course"
+    early = window(days, start_date, start_date + dt.timedelta(days=6))
+    if early.days_with_data >= MIN_WINDOW_DAYS:
+        return early, "early_course"
+    return None, None
+
+
+def current_window(days: Sequence[Day], as_of: dt.date) -> Window | None:
+    """The last 7 days up to ``as_of``, or None with fewer than 3 days with data."""
+    current = window(days, as_of - dt.timedelta(days=6), as_of)
+    return current if current.days_with_data >= MIN_WINDOW_DAYS else None
+
+
+def reduction(
+    baseline_mean: float | None, now_mean: float | None
+) -> tuple[float | None, float | None]:
+    """``(points, percent)`` of pain reduction; percent is None when the baseline is 0."""
+    if baseline_mean is None or now_mean is None:
+        return None, None
+    points = baseline_mean - now_mean
+    percent = None if baseline_mean == 0 else 100 * points / baseline_mean
+    return points, percent
+
+
+def category(reduction_pct: float | None) -> str | None:
+    """IMMPACT thresholds on a 0–10 scale."""
+    if reduction_pct is None:
+        return None
+    if reduction_pct >= 50:
+        return "substantial"
+    if reduction_pct >= 30:
+        return "moderate"
+    if reduction_pct >= 10:
+        return "minimal"
+    if reduction_pct > -10:
+        return "unchanged"
+    return "worse"
+
+
+def is_responder(reduction_pct: float | None) -> bool | None:
+    return None if reduction_pct is None else reduction_pct >= 30
+
+
+def trend(days: Sequence[Day], origin: dt.date, start: dt.date, end: dt.date) -> Trend | None:
+    """Theil–Sen slope (per week, 95 % bounds) and Hamed–Rao Mann–Kendall p over the days
+    with data in ``[start, end]``, x = days since ``origin``; None with fewer than 10 days."""
+    inside = days_between(days, start, end)
+    if len(inside) < MIN_TREND_DAYS:
+        return None
+    x = [(d.local_date - origin).days for d in inside]
+    y = [d.pain for d in inside]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # constant series: a harmless divide-by-zero inside
+        theil = stats.theilslopes(y, x, alpha=0.95)
+        p_value = float(pymannkendall.hamed_rao_modification_test(y).p)
+    if math.isnan(p_value):
+        p_value = 1.0
+    slope = float(theil.slope)
+    if p_value < SIGNIFICANCE and slope < 0:
+        direction = "improving"
+    elif p_value < SIGNIFICANCE and slope > 0:
+        direction = "worsening"
+    else:
+        direction = "no_clear_trend"
+    return Trend(
+        slope_per_week=7 * slope,
+        slope_low=7 * float(theil.low_slope),
+        slope_high=7 * float(theil.high_slope),
+        mann_kendall_p=p_value,
+        direction=direction,
+        days_with_data=len(inside),
+    )
+
+
+def weekly(days: Sequence[Day], origin: dt.date, first_week: int, last_date: dt.date) -> list[Week]:
+    """Week k covers ``[origin + 7k, origin + 7k + 6]``, from ``first_week`` through the week
+    holding ``last_date`` (empty when ``last_date`` falls before the first week)."""
+    last_week = (last_date - origin).days // 7
+    by_week: dict[int, list[Day]] = defaultdict(list)
+    for day in days:
+        by_week[(day.local_date - origin).days // 7].append(day)
+    weeks = []
+    for k in range(first_week, last_week + 1):
+        start = origin + dt.timedelta(days=7 * k)
+        end = start + dt.timedelta(days=6)
+        inside = by_week.get(k, [])
+        pains = [d.pain for d in inside]
+        weeks.append(
+            Week(
+                week=k,
+                start=start,
+                end=end,
+                days_with_data=len(inside),
+                pain_mean=_mean_of(pains),
+                pain_min=min(pains) if pains else None,
+                pain_max=max(pains) if pains else None,
+                sleep_hours_mean=_mean_of(d.sleep_hours for d in inside),
+                stress_mean=_mean_of(d.stress for d in inside),
+            )
+        )
+    return weeks
+
+
+def time_to_response(
+    days: Sequence[Day], start_date: dt.date, as_of: dt.date, baseline_mean: float | None
+) -> int | None:
+    """Days from ``start_date`` to the first date d whose trailing week ``[d − 6, d]`` has
+    ≥ 3 days with data and a mean daily pain ≤ 0.7 × baseline; None if none by ``as_of``."""
+    if baseline_mean is None:
+        return None
+    threshold = RESPONSE_RATIO * baseline_mean
+    pain_on = {d.local_date: d.pain for d in days}
+    one_day = dt.timedelta(days=1)
+    d = start_date
+    while d <= as_of:
+        trailing = [p for i in range(7) if (p := pain_on.get(d - i * one_day)) is not None]
+        if len(trailing) >= MIN_WINDOW_DAYS and fmean(trailing) <= threshold:
+            return (d - start_date).days
+        d += one_day
+    return None
+
+
+def adherence(days: Sequence[Day], start: dt.date, end: dt.date) -> float | None:
+    """Percent of the days in ``[start, end]`` that have data; None for an empty range."""
+    span = (end - start).days + 1
+    if span <= 0:
+        return None
+    return 100 * len(days_between(days, start, end)) / span
+
+
+def factor_correlations(days: Sequence[Day]) -> list[FactorCorrelation]:
+    """Spearman's rho of stress and of sleep hours against daily pain, over the days having
+    both, for each factor with at least 10 such days."""
+    out = []
+    for name in ("stress", "sleep_hours"):
+        pairs = [(getattr(d, name), d.pain) for d in days if getattr(d, name) is not None]
+        if len(pairs) < MIN_FACTOR_DAYS:
+            continue
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # constant input: rho is undefined (NaN)
+            result = stats.spearmanr([p[0] for p in pairs], [p[1] for p in pairs])
+        rho, p_value = float(result.statistic), float(result.pvalue)
+        out.append(
+            FactorCorrelation(
+                factor=name,
+                rho=None if math.isnan(rho) else rho,
+                p_value=None if math.isnan(p_value) else p_value,
+                n=len(pairs),
+            )
+        )
+    return out
+
+
+def tag_effects(days: Sequence[Day]) -> list[TagEffect]:
+    """Mean daily pain with and without each tag seen on ≥ 3 days and absent on ≥ 3,
+    largest absolute difference first."""
+    effects = []
+    for tag in sorted({t for d in days for t in d.tags}):
+        with_tag = [d.pain for d in days if tag in d.tags]
+        without = [d.pain for d in days if tag not in d.tags]
+        if len(with_tag) < MIN_TAG_DAYS or len(without) < MIN_TAG_DAYS:
+            continue
+        pain_with, pain_without = fmean(with_tag), fmean(without)
+        effects.append(
+            TagEffect(
+                tag=tag,
+                days_with=len(with_tag),
+                days_without=len(without),
+                pain_with=pain_with,
+                pain_without=pain_without,
+                difference=pain_with - pain_without,
+            )
+        )
+    effects.sort(key=lambda e: (-abs(e.difference), e.tag))
+    return effects
+
+
+def _mean_of(values: Iterable[float | int | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return fmean(present) if present else None

@@ -1,0 +1,175 @@
+"""The course summary and the window summary of contract §6, assembled from the statistics.
+
+Pure functions: plain facts in, a response model out. The database side is ``service.py``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from statistics import fmean
+
+from app.trends import stats
+from app.trends.schemas import (
+    CourseSummary,
+    DayOut,
+    FactorOut,
+    PatientSummary,
+    SessionRelief,
+    TagEffectOut,
+    TrendOut,
+    WeekOut,
+    WindowOut,
+)
+
+WEEK = dt.timedelta(days=7)
+
+
+@dataclass(frozen=True, slots=True)
+class CourseFacts:
+    id: uuid.UUID
+    start_date: dt.date
+    end_date: dt.date | None
+    planned_sessions: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class SessionFacts:
+    id: uuid.UUID
+    occurred_at: dt.datetime  # in the offset it was recorded with
+    local_date: dt.date
+    pain_before: int | None
+    pain_after: int | None
+
+
+def course_sessions(
+    course: CourseFacts, sessions: Iterable[SessionFacts], as_of: dt.date
+) -> list[SessionFacts]:
+    """The course's sessions that count: dated within the course (its end, if any) and by
+    ``as_of``, in ``occurred_at`` order."""
+    last = min(course.end_date, as_of) if course.end_date else as_of
+    inside = [s for s in sessions if course.start_date <= s.local_date <= last]
+    return sorted(inside, key=lambda s: (s.occurred_at, s.id))
+
+
+def course_summary(
+    course: CourseFacts,
+    entries: Iterable[EntryValuesLike],
+    sessions: Iterable[SessionFacts],
+    as_of: dt.date,
+) -> CourseSummary:
+    """Contract §6 for one course. Entries after ``as_of`` are ignored."""
+    start, end = course.start_date, course.end_date
+    first_day = start - WEEK
+    days = [d for d in stats.daily_series(entries) if first_day <= d.local_date <= as_of]
+    warnings: list[str] = []
+
+    baseline, baseline_method = stats.baseline_window(days, start)
+    if baseline is None:
+        warnings.append("insufficient_baseline")
+    current = stats.current_window(days, as_of)
+    if current is None:
+        warnings.append("insufficient_recent_data")
+    end_of_course = (
+        stats.window(days, end - dt.timedelta(days=6), end) if end and end <= as_of else None
+    )
+    follow_up = (
+        stats.window(days, end + dt.timedelta(days=1), as_of) if end and end < as_of else None
+    )
+
+    baseline_mean = baseline.pain_mean if baseline else None
+    points, pct = stats.reduction(baseline_mean, current.pain_mean if current else None)
+    pct = _r3(pct)
+    _, follow_pct = stats.reduction(baseline_mean, follow_up.pain_mean if follow_up else None)
+    follow_pct = _r3(follow_pct)
+
+    trend_end = min(as_of, end) if end else as_of
+    trend = stats.trend(days, start, start, trend_end)
+    if trend is None:
+        warnings.append("insufficient_data_for_trend")
+
+    counted = course_sessions(course, sessions, as_of)
+    reliefs = [
+        s.pain_before - s.pain_after
+        for s in counted
+        if s.pain_before is not None and s.pain_after is not None
+    ]
+    in_range = stats.days_between(days, first_day, as_of)
+    return CourseSummary(
+        course_id=course.id,
+        as_of=as_of,
+        daily=[DayOut.model_validate(d) for d in days],
+        baseline_method=baseline_method,
+        baseline=_window(baseline),
+        current=_window(current),
+        end_of_course=_window(end_of_course),
+        follow_up=_window(follow_up),
+        reduction_points=points,
+        reduction_pct=pct,
+        category=stats.category(pct),
+        responder=stats.is_responder(pct),
+        follow_up_reduction_pct=follow_pct,
+        sustained=stats.is_responder(follow_pct),
+        trend=TrendOut.model_validate(trend) if trend else None,
+        weekly=[WeekOut.model_validate(w) for w in stats.weekly(days, start, -1, as_of)],
+        sessions=[
+            SessionRelief(
+                number=n,
+                id=s.id,
+                occurred_at=s.occurred_at,
+                local_date=s.local_date,
+                pain_before=s.pain_before,
+                pain_after=s.pain_after,
+                relief=(
+                    s.pain_before - s.pain_after
+                    if s.pain_before is not None and s.pain_after is not None
+                    else None
+                ),
+            )
+            for n, s in enumerate(counted, start=1)
+        ],
+        sessions_completed=len(counted),
+        planned_sessions=course.planned_sessions,
+        mean_relief=fmean(reliefs) if reliefs else None,
+        time_to_response_days=stats.time_to_response(days, start, as_of, baseline_mean),
+        adherence_pct=stats.adherence(days, first_day, as_of),
+        factors=[FactorOut.model_validate(f) for f in stats.factor_correlations(in_range)],
+        tag_effects=[TagEffectOut.model_validate(t) for t in stats.tag_effects(in_range)],
+        warnings=warnings,
+    )
+
+
+def patient_summary(
+    entries: Iterable[EntryValuesLike], date_from: dt.date, date_to: dt.date
+) -> PatientSummary:
+    """Daily series, weekly means (weeks counted from ``date_from``), trend and factors for
+    ``[date_from, date_to]``."""
+    days = [d for d in stats.daily_series(entries) if date_from <= d.local_date <= date_to]
+    trend = stats.trend(days, date_from, date_from, date_to)
+    return PatientSummary(
+        from_=date_from,
+        to=date_to,
+        daily=[DayOut.model_validate(d) for d in days],
+        weekly=[WeekOut.model_validate(w) for w in stats.weekly(days, date_from, 0, date_to)],
+        trend=TrendOut.model_validate(trend) if trend else None,
+        factors=[FactorOut.model_validate(f) for f in stats.factor_correlations(days)],
+        tag_effects=[TagEffectOut.model_validate(t) for t in stats.tag_effects(days)],
+        warnings=[] if trend else ["insufficient_data_for_trend"],
+    )
+
+
+EntryValuesLike = stats.EntryValues
+
+
+def _window(w: stats.Window | None) -> WindowOut | None:
+    return WindowOut.model_validate(w) if w else None
+
+
+def _r3(value: float | None) -> float | None:
+    """Thresholds are applied to the reported (rounded) value, so number and label agree."""
+    if value is None:
+        return None
+    rounded = round(value, 3)
+    return 0.0 if rounded == 0 else rounded
