@@ -218,8 +218,11 @@ def trend(days: Sequence[Day], origin: dt.date, start: dt.date, end: dt.date) ->
         warnings.simplefilter("ignore")  # constant series: a harmless divide-by-zero inside
         theil = stats.theilslopes(y, x, alpha=0.95)
         p_value = float(pymannkendall.hamed_rao_modification_test(y).p)
-    if math.isnan(p_value):
-        p_value = 1.0
+        if math.isnan(p_value):
+            # The residuals after removing the Sen slope are all tied (a perfectly linear
+            # series), so there is no autocorrelation to correct for: the Hamed–Rao
+            # variance correction is 1, which is the original Mann–Kendall test.
+            p_value = float(pymannkendall.original_test(y).p)
     slope = float(theil.slope)
     if p_value < SIGNIFICANCE and slope < 0:
         direction = "improving"

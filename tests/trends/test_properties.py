@@ -1,0 +1,153 @@
+"""Invariants of the trend statistics, checked on generated diaries (hypothesis)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import uuid
+import warnings
+
+import pymannkendall
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from app.trends import stats
+from app.trends.stats import Day, EntryValues
+from app.trends.summaries import CourseFacts, course_summary
+
+ORIGIN = dt.date(2026, 1, 5)
+SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+entries_strategy = st.lists(
+    st.builds(
+        EntryValues,
+        local_date=st.integers(-14, 70).map(lambda n: ORIGIN + dt.timedelta(days=n)),
+        pain=st.integers(0, 10),
+        pain_worst=st.none() | st.integers(0, 10),
+        sleep_hours=st.none() | st.floats(0, 24, allow_nan=False).map(lambda v: round(v, 1)),
+        sleep_quality=st.none() | st.integers(0, 10),
+        stress=st.none() | st.integers(0, 10),
+        as_needed=st.booleans(),
+        tags=st.lists(st.sampled_from(["weather", "yoga", "long drive"]), max_size=2).map(tuple),
+    ),
+    max_size=80,
+)
+
+
+@SETTINGS
+@given(
+    entries=entries_strategy,
+    outside=entries_strategy,
+    start=st.integers(0, 20),
+    length=st.integers(0, 20),
+)
+def test_entries_outside_a_window_never_move_it(
+    entries: list[EntryValues], outside: list[EntryValues], start: int, length: int
+) -> None:
+    first = ORIGIN + dt.timedelta(days=start)
+    last = first + dt.timedelta(days=length)
+    far = [o for o in outside if not first <= o.local_date <= last]
+    before = stats.window(stats.daily_series(entries), first, last)
+    after = stats.window(stats.daily_series(entries + far), first, last)
+    assert after == before
+
+
+@SETTINGS
+@given(entries=entries_strategy, shift=st.integers(-400, 400), as_of=st.integers(-10, 75))
+def test_shifting_every_date_changes_nothing_but_dates(
+    entries: list[EntryValues], shift: int, as_of: int
+) -> None:
+    delta = dt.timedelta(days=shift)
+    course = CourseFacts(uuid.UUID(int=1), ORIGIN, ORIGIN + dt.timedelta(days=49), 8)
+    moved_course = CourseFacts(course.id, ORIGIN + delta, course.end_date + delta, 8)  # type: ignore[operator]
+    moved = [EntryValues(**{**_fields(e), "local_date": e.local_date + delta}) for e in entries]
+    day = ORIGIN + dt.timedelta(days=as_of)
+    a = course_summary(course, entries, [], day).model_dump(mode="json")
+    b = course_summary(moved_course, moved, [], day + delta).model_dump(mode="json")
+    assert _without_dates(a) == _without_dates(b)
+
+
+@SETTINGS
+@given(pains=st.lists(st.floats(0, 10, allow_nan=False), min_size=1, max_size=7))
+def test_a_day_at_the_window_mean_leaves_the_mean_unchanged(pains: list[float]) -> None:
+    days = [_day(ORIGIN + dt.timedelta(days=i), p) for i, p in enumerate(pains)]
+    last = ORIGIN + dt.timedelta(days=13)
+    before = stats.window(days, ORIGIN, last)
+    assert before.pain_mean is not None
+    extra = _day(ORIGIN + dt.timedelta(days=len(pains)), before.pain_mean)
+    after = stats.window([*days, extra], ORIGIN, last)
+    assert after.days_with_data == before.days_with_data + 1
+    assert after.pain_mean == pytest.approx(before.pain_mean, abs=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("pct", "label", "responder"),
+    [
+        (50.0, "substantial", True),
+        (49.999, "moderate", True),
+        (30.0, "moderate", True),
+        (29.999, "minimal", False),
+        (10.0, "minimal", False),
+        (9.999, "unchanged", False),
+        (0.0, "unchanged", False),
+        (-9.999, "unchanged", False),
+        (-10.0, "worse", False),
+        (-250.0, "worse", False),
+        (100.0, "substantial", True),
+    ],
+)
+def test_category_and_responder_at_the_thresholds_exact_edges(
+    pct: float, label: str, responder: bool
+) -> None:
+    assert stats.category(pct) == label
+    assert stats.is_responder(pct) is responder
+
+
+@SETTINGS
+@given(entries=entries_strategy, as_of=st.integers(0, 70))
+def test_reported_category_agrees_with_reported_percent(
+    entries: list[EntryValues], as_of: int
+) -> None:
+    course = CourseFacts(uuid.UUID(int=2), ORIGIN, None, None)
+    s = course_summary(course, entries, [], ORIGIN + dt.timedelta(days=as_of))
+    assert s.category == stats.category(s.reduction_pct)
+    assert s.responder == (None if s.reduction_pct is None else s.reduction_pct >= 30)
+    assert s.sustained == (
+        None if s.follow_up_reduction_pct is None else s.follow_up_reduction_pct >= 30
+    )
+
+
+@SETTINGS
+@given(pains=st.lists(st.integers(0, 10), min_size=10, max_size=40))
+def test_mann_kendall_p_is_hamed_rao_where_defined(pains: list[int]) -> None:
+    days = [_day(ORIGIN + dt.timedelta(days=i), p) for i, p in enumerate(pains)]
+    trend = stats.trend(days, ORIGIN, ORIGIN, ORIGIN + dt.timedelta(days=len(pains)))
+    assert trend is not None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        oracle = pymannkendall.hamed_rao_modification_test([float(p) for p in pains]).p
+        if math.isnan(oracle):
+            oracle = pymannkendall.original_test([float(p) for p in pains]).p
+    assert trend.mann_kendall_p == pytest.approx(oracle)
+    if trend.mann_kendall_p >= 0.05:
+        assert trend.direction == "no_clear_trend"
+
+
+def _day(date: dt.date, pain: float) -> Day:
+    return Day(date, pain, pain, None, None, None, False)
+
+
+def _fields(entry: EntryValues) -> dict[str, object]:
+    return {name: getattr(entry, name) for name in EntryValues.__slots__}  # type: ignore[attr-defined]
+
+
+DATE_KEYS = {"as_of", "start", "end", "local_date", "course_id"}
+
+
+def _without_dates(value: object) -> object:
+    if isinstance(value, dict):
+        return {k: _without_dates(v) for k, v in value.items() if k not in DATE_KEYS}
+    if isinstance(value, list):
+        return [_without_dates(v) for v in value]
+    return value
