@@ -104,6 +104,8 @@ class Database:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self.dialect = engine.dialect.name
+        #: Shares the pool; each statement commits on its own (for single-statement writes).
+        self.autocommit_engine = engine.execution_options(isolation_level="AUTOCOMMIT")
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
@@ -114,6 +116,15 @@ class Database:
     async def transaction(self) -> AsyncIterator[AsyncConnection]:
         """A transaction committed when the block exits without error (before any response)."""
         async with self.engine.begin() as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def single_statement(self) -> AsyncIterator[AsyncConnection]:
+        """A connection whose statements each commit by themselves (one round trip each).
+
+        Only for writes that are one atomic statement; anything else uses ``transaction``.
+        """
+        async with self.autocommit_engine.connect() as conn:
             yield conn
 
     async def dispose(self) -> None:

@@ -18,22 +18,22 @@ from app.core.settings import Settings
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/v1/auth/token", auto_error=False)
 
 
-def get_db(request: Request) -> Database:
+async def get_db(request: Request) -> Database:
     db: Database = request.app.state.db
     return db
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_passwords(request: Request) -> Passwords:
+async def get_passwords(request: Request) -> Passwords:
     passwords: Passwords = request.app.state.passwords
     return passwords
 
 
-def get_tokens(request: Request) -> AccessTokens:
+async def get_tokens(request: Request) -> AccessTokens:
     tokens: AccessTokens = request.app.state.tokens
     return tokens
 
@@ -44,7 +44,7 @@ PasswordsDep = Annotated[Passwords, Depends(get_passwords)]
 TokensDep = Annotated[AccessTokens, Depends(get_tokens)]
 
 
-def current_caller(
+async def current_caller(
     tokens: TokensDep, token: Annotated[str | None, Depends(oauth2_scheme)]
 ) -> Caller:
     if not token:
@@ -55,7 +55,7 @@ def current_caller(
 CurrentCaller = Annotated[Caller, Depends(current_caller)]
 
 
-def patient_caller(caller: CurrentCaller) -> Caller:
+async def patient_caller(caller: CurrentCaller) -> Caller:
     if caller.role != "patient":
         raise Forbidden("Only a patient account can do this.")
     return caller
@@ -114,7 +114,7 @@ def resolve_patient(caller: Caller, patient_id: str, need: Need) -> PatientScope
 
 
 def require(need: Need) -> object:
-    def dependency(caller: CurrentCaller, patient_id: PatientIdPath) -> PatientScope:
+    async def dependency(caller: CurrentCaller, patient_id: PatientIdPath) -> PatientScope:
         return resolve_patient(caller, patient_id, need)
 
     return Depends(dependency)

@@ -59,7 +59,7 @@ def _parse(header: str | None, name: str) -> set[int] | str | None:
     return versions
 
 
-def preconditions(
+async def preconditions(
     if_match: str | None = Header(default=None, description='Version to update, e.g. `"3"`.'),
     if_none_match: str | None = Header(
         default=None, description='On GET: `"3"` → `304` when unchanged; on PUT: `*` = create only.'

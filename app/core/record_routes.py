@@ -24,7 +24,7 @@ DateFrom = Annotated[dt.date | None, Query(alias="from", description="First date
 DateTo = Annotated[dt.date | None, Query(alias="to", description="Last date, inclusive.")]
 
 
-def _no_filters() -> list[sa.ColumnElement[bool]]:
+async def _no_filters() -> list[sa.ColumnElement[bool]]:
     return []
 
 

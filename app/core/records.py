@@ -105,6 +105,10 @@ async def put_record(
 ) -> WriteResult[OutT]:
     """Create or replace a record at a client-chosen id; an identical replay changes nothing."""
     _check_body_id(body, record_id)
+    if db.dialect == "postgresql" and (pre is None or pre.if_match is None):
+        created = await _create_in_one_statement(db, kind, patient_id, record_id, body)
+        if created is not None:
+            return created
     async with db.transaction() as conn:
         position = await sync.next_change_position(conn, patient_id)
         existing = await _locked(conn, kind, patient_id, record_id)
@@ -206,6 +210,29 @@ def merge_patch(target: Any, patch: Any) -> Any:
         else:
             result[key] = merge_patch(result.get(key), value)
     return result
+
+
+async def _create_in_one_statement(
+    db: Database,
+    kind: RecordKind[InT, OutT],
+    patient_id: uuid.UUID,
+    record_id: uuid.UUID,
+    body: InT,
+) -> WriteResult[OutT] | None:
+    """The common case — a new record — in one round trip; None when the id is taken (or the
+    patient is gone), and the caller takes the general path."""
+    now = utcnow()
+    async with db.single_statement() as conn:
+        values = await kind.prepare(conn, patient_id, body, None, now)
+        row = {**values, "patient_id": patient_id, "id": record_id}
+        row |= {"created_at": now, "updated_at": now}
+        inserted = (
+            await conn.execute(sync.create_with_position(kind.table, kind.name, row))
+        ).first()
+    if inserted is None:
+        return None
+    row |= {"version": inserted.version, "change_position": inserted.change_position}
+    return WriteResult(kind.public(row), inserted.version, "created")
 
 
 async def _locked(

@@ -15,7 +15,7 @@ from app.sessions.service import sessions
 router = APIRouter(tags=["sessions"])
 
 
-def course_filter(
+async def course_filter(
     course_id: Annotated[
         uuid.UUID | None, Query(description="Only this course's sessions.")
     ] = None,

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.core.database import table_of
@@ -36,6 +38,45 @@ async def next_change_position(conn: AsyncConnection, patient_id: uuid.UUID) -> 
     if position is None:
         raise NotFound("No such patient.")
     return int(position)
+
+
+def create_with_position(
+    table: sa.Table, kind: str, row: dict[str, Any]
+) -> sa.Insert:
+    """One PostgreSQL statement that creates a record: it takes the patient's next change
+    position, removes a tombstone left at the id (continuing its version) and inserts the
+    row — or does nothing when a row with that id exists (then it returns no row).
+
+    Run alone in autocommit it is atomic, and the counter row stays locked only for it.
+    """
+    patient_id, record_id = row["patient_id"], row["id"]
+    position = (
+        sa.update(counters)
+        .where(counters.c.patient_id == patient_id)
+        .values(position=counters.c.position + 1)
+        .returning(counters.c.position)
+        .cte("position")
+    )
+    buried = (
+        sa.delete(tombstones)
+        .where(
+            tombstones.c.patient_id == patient_id,
+            tombstones.c.kind == kind,
+            tombstones.c.id == record_id,
+        )
+        .returning(tombstones.c.version)
+        .cte("buried")
+    )
+    version = sa.func.coalesce(sa.select(buried.c.version).scalar_subquery(), 0) + 1
+    values = [sa.literal(value, type_=table.c[name].type) for name, value in row.items()]
+    source = sa.select(*values, version, position.c.position)
+    return (
+        pg_insert(table)
+        .from_select([*row, "version", "change_position"], source)
+        .on_conflict_do_nothing(index_elements=["patient_id", "id"])
+        .returning(table.c.version, table.c.change_position)
+        .add_cte(position, buried)
+    )
 
 
 async def take_tombstone(
