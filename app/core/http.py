@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import Header
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 from app.core.errors import BadRequest
 
@@ -66,3 +70,16 @@ async def preconditions(
     ),
 ) -> Preconditions:
     return Preconditions(if_match, if_none_match)
+
+
+class ModelResponse(JSONResponse):
+    """A response serialized straight from a Pydantic model the service built itself.
+
+    FastAPI would validate a returned model against ``response_model`` again (costly for
+    large documents such as summaries); the route keeps ``response_model`` for OpenAPI.
+    """
+
+    def __init__(self, model: BaseModel, status_code: int = 200, **kwargs: Any) -> None:
+        super().__init__(None, status_code=status_code, **kwargs)
+        self.body = model.__pydantic_serializer__.to_json(model, by_alias=True)
+        self.init_headers(kwargs.get("headers"))

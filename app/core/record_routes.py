@@ -6,7 +6,7 @@ handlers only parse, call :mod:`app.core.records` and shape the response.
 
 import datetime as dt
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Annotated, Any
 
 import sqlalchemy as sa
@@ -36,7 +36,7 @@ def add_record_routes(
     body_schema: type[BaseModel],
     out_schema: type[BaseModel],
     write_need: Need,
-    list_filters: Callable[..., Sequence[sa.ColumnElement[bool]]] = _no_filters,
+    list_filters: Callable[..., Awaitable[Sequence[sa.ColumnElement[bool]]]] = _no_filters,
 ) -> None:
     """Register the record routes under ``/v1/patients/{patient_id}/<collection>``."""
     base = f"/v1/patients/{{patient_id}}/{collection}"

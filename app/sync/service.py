@@ -40,9 +40,7 @@ async def next_change_position(conn: AsyncConnection, patient_id: uuid.UUID) -> 
     return int(position)
 
 
-def create_with_position(
-    table: sa.Table, kind: str, row: dict[str, Any]
-) -> sa.Insert:
+def create_with_position(table: sa.Table, kind: str, row: dict[str, Any]) -> sa.Insert:
     """One PostgreSQL statement that creates a record: it takes the patient's next change
     position, removes a tombstone left at the id (continuing its version) and inserts the
     row — or does nothing when a row with that id exists (then it returns no row).

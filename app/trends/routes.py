@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query
 
 from app.core.deps import DbDep, ReadAccess
 from app.core.errors import problem_responses
+from app.core.http import ModelResponse
 from app.trends import service
 from app.trends.schemas import CourseSummary, PatientSummary
 
@@ -30,8 +31,8 @@ async def course_summary(
         DateParam | None,
         Query(description="The day the summary is as of; default today in the patient's zone."),
     ] = None,
-) -> CourseSummary:
-    return await service.load_course_summary(db, scope.patient_id, course_id, as_of)
+) -> ModelResponse:
+    return ModelResponse(await service.load_course_summary(db, scope.patient_id, course_id, as_of))
 
 
 @router.get(
@@ -49,5 +50,6 @@ async def patient_summary(
     date_to: Annotated[
         DateParam | None, Query(alias="to", description="Default: today in the patient's zone.")
     ] = None,
-) -> PatientSummary:
-    return await service.load_patient_summary(db, scope.patient_id, date_from, date_to)
+) -> ModelResponse:
+    summary = await service.load_patient_summary(db, scope.patient_id, date_from, date_to)
+    return ModelResponse(summary)

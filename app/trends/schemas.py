@@ -6,21 +6,12 @@ import datetime as dt
 import uuid
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
+from app.trends.stats import BaselineMethod, Category, Direction, WarningCode
 
-def _three_decimals(value: float) -> float:
-    rounded = round(value, 3)
-    return 0.0 if rounded == 0 else rounded  # no "-0.0"
-
-
-R3 = Annotated[float, AfterValidator(_three_decimals)]
-
-Category = Literal["substantial", "moderate", "minimal", "unchanged", "worse"]
-Direction = Literal["improving", "worsening", "no_clear_trend"]
-Warning = Literal[
-    "insufficient_baseline", "insufficient_recent_data", "insufficient_data_for_trend"
-]
+#: A float rounded to 3 decimals (rounded by ``summaries.py`` when the response is built).
+R3 = Annotated[float, Field(description="Rounded to 3 decimals.")]
 
 
 class _Out(BaseModel):
@@ -101,7 +92,7 @@ class CourseSummary(BaseModel):
     course_id: uuid.UUID
     as_of: dt.date
     daily: list[DayOut]
-    baseline_method: Literal["pre_course", "early_course"] | None
+    baseline_method: BaselineMethod | None
     baseline: WindowOut | None
     current: WindowOut | None
     end_of_course: WindowOut | None
@@ -122,7 +113,7 @@ class CourseSummary(BaseModel):
     adherence_pct: R3 | None
     factors: list[FactorOut]
     tag_effects: list[TagEffectOut]
-    warnings: list[Warning]
+    warnings: list[WarningCode]
 
 
 class PatientSummary(BaseModel):
@@ -135,4 +126,4 @@ class PatientSummary(BaseModel):
     trend: TrendOut | None
     factors: list[FactorOut]
     tag_effects: list[TagEffectOut]
-    warnings: list[Warning]
+    warnings: list[WarningCode]

@@ -15,9 +15,17 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from statistics import fmean
+from typing import Literal
 
 import pymannkendall
 from scipy import stats
+
+BaselineMethod = Literal["pre_course", "early_course"]
+Category = Literal["substantial", "moderate", "minimal", "unchanged", "worse"]
+Direction = Literal["improving", "worsening", "no_clear_trend"]
+WarningCode = Literal[
+    "insufficient_baseline", "insufficient_recent_data", "insufficient_data_for_trend"
+]
 
 HIGH_PAIN = 7  # a day with mean pain ≥ 7 is a high-pain day
 MIN_WINDOW_DAYS = 3  # baseline, current and response windows need this many days with data
@@ -76,7 +84,7 @@ class Trend:
     slope_low: float
     slope_high: float
     mann_kendall_p: float
-    direction: str  # improving | worsening | no_clear_trend
+    direction: Direction
     days_with_data: int
 
 
@@ -116,24 +124,32 @@ def daily_series(entries: Iterable[EntryValues]) -> list[Day]:
     by_date: dict[dt.date, list[EntryValues]] = defaultdict(list)
     for entry in entries:
         by_date[entry.local_date].append(entry)
-    days = []
-    for date in sorted(by_date):
-        group = by_date[date]
-        days.append(
-            Day(
-                local_date=date,
-                pain=fmean(e.pain for e in group),
-                pain_worst=float(
-                    max(e.pain_worst if e.pain_worst is not None else e.pain for e in group)
-                ),
-                sleep_hours=_mean_of(e.sleep_hours for e in group),
-                sleep_quality=_mean_of(e.sleep_quality for e in group),
-                stress=_mean_of(e.stress for e in group),
-                as_needed=any(e.as_needed for e in group),
-                tags=frozenset(t for e in group for t in e.tags),
-            )
+    return [_combine(date, by_date[date]) for date in sorted(by_date)]
+
+
+def _combine(date: dt.date, group: list[EntryValues]) -> Day:
+    if len(group) == 1:  # the common case, without the arithmetic
+        e = group[0]
+        return Day(
+            local_date=date,
+            pain=float(e.pain),
+            pain_worst=float(e.pain_worst if e.pain_worst is not None else e.pain),
+            sleep_hours=None if e.sleep_hours is None else float(e.sleep_hours),
+            sleep_quality=None if e.sleep_quality is None else float(e.sleep_quality),
+            stress=None if e.stress is None else float(e.stress),
+            as_needed=e.as_needed,
+            tags=frozenset(e.tags),
         )
-    return days
+    return Day(
+        local_date=date,
+        pain=sum(e.pain for e in group) / len(group),
+        pain_worst=float(max(e.pain_worst if e.pain_worst is not None else e.pain for e in group)),
+        sleep_hours=_mean_of([e.sleep_hours for e in group]),
+        sleep_quality=_mean_of([e.sleep_quality for e in group]),
+        stress=_mean_of([e.stress for e in group]),
+        as_needed=any(e.as_needed for e in group),
+        tags=frozenset(t for e in group for t in e.tags),
+    )
 
 
 def days_between(days: Sequence[Day], start: dt.date, end: dt.date) -> list[Day]:
@@ -157,7 +173,9 @@ def window(days: Sequence[Day], start: dt.date, end: dt.date) -> Window:
     )
 
 
-def baseline_window(days: Sequence[Day], start_date: dt.date) -> tuple[Window | None, str | None]:
+def baseline_window(
+    days: Sequence[Day], start_date: dt.date
+) -> tuple[Window | None, BaselineMethod | None]:
     """The week before the course, else its first week; ``(None, None)`` when neither has
     3 days with data. The second value is ``"pre_course"`` or ``"early_course"``."""
     week = dt.timedelta(days=7)
@@ -187,7 +205,7 @@ def reduction(
     return points, percent
 
 
-def category(reduction_pct: float | None) -> str | None:
+def category(reduction_pct: float | None) -> Category | None:
     """IMMPACT thresholds on a 0–10 scale."""
     if reduction_pct is None:
         return None
@@ -224,6 +242,7 @@ def trend(days: Sequence[Day], origin: dt.date, start: dt.date, end: dt.date) ->
             # variance correction is 1, which is the original Mann–Kendall test.
             p_value = float(pymannkendall.original_test(y).p)
     slope = float(theil.slope)
+    direction: Direction
     if p_value < SIGNIFICANCE and slope < 0:
         direction = "improving"
     elif p_value < SIGNIFICANCE and slope > 0:
@@ -345,4 +364,4 @@ def tag_effects(days: Sequence[Day]) -> list[TagEffect]:
 
 def _mean_of(values: Iterable[float | int | None]) -> float | None:
     present = [v for v in values if v is not None]
-    return fmean(present) if present else None
+    return sum(present) / len(present) if present else None

@@ -10,6 +10,9 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from statistics import fmean
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
 
 from app.trends import stats
 from app.trends.schemas import (
@@ -64,7 +67,7 @@ def course_summary(
     start, end = course.start_date, course.end_date
     first_day = start - WEEK
     days = [d for d in stats.daily_series(entries) if first_day <= d.local_date <= as_of]
-    warnings: list[str] = []
+    warnings: list[stats.WarningCode] = []
 
     baseline, baseline_method = stats.baseline_window(days, start)
     if baseline is None:
@@ -97,25 +100,25 @@ def course_summary(
         if s.pain_before is not None and s.pain_after is not None
     ]
     in_range = stats.days_between(days, first_day, as_of)
-    return CourseSummary(
+    return CourseSummary.model_construct(
         course_id=course.id,
         as_of=as_of,
-        daily=[DayOut.model_validate(d) for d in days],
+        daily=[_out(DayOut, d) for d in days],
         baseline_method=baseline_method,
         baseline=_window(baseline),
         current=_window(current),
         end_of_course=_window(end_of_course),
         follow_up=_window(follow_up),
-        reduction_points=points,
+        reduction_points=_r3(points),
         reduction_pct=pct,
         category=stats.category(pct),
         responder=stats.is_responder(pct),
         follow_up_reduction_pct=follow_pct,
         sustained=stats.is_responder(follow_pct),
-        trend=TrendOut.model_validate(trend) if trend else None,
-        weekly=[WeekOut.model_validate(w) for w in stats.weekly(days, start, -1, as_of)],
+        trend=_out(TrendOut, trend) if trend else None,
+        weekly=[_out(WeekOut, w) for w in stats.weekly(days, start, -1, as_of)],
         sessions=[
-            SessionRelief(
+            SessionRelief.model_construct(
                 number=n,
                 id=s.id,
                 occurred_at=s.occurred_at,
@@ -132,11 +135,11 @@ def course_summary(
         ],
         sessions_completed=len(counted),
         planned_sessions=course.planned_sessions,
-        mean_relief=fmean(reliefs) if reliefs else None,
+        mean_relief=_r3(fmean(reliefs)) if reliefs else None,
         time_to_response_days=stats.time_to_response(days, start, as_of, baseline_mean),
-        adherence_pct=stats.adherence(days, first_day, as_of),
-        factors=[FactorOut.model_validate(f) for f in stats.factor_correlations(in_range)],
-        tag_effects=[TagEffectOut.model_validate(t) for t in stats.tag_effects(in_range)],
+        adherence_pct=_r3(stats.adherence(days, first_day, as_of)),
+        factors=[_out(FactorOut, f) for f in stats.factor_correlations(in_range)],
+        tag_effects=[_out(TagEffectOut, t) for t in stats.tag_effects(in_range)],
         warnings=warnings,
     )
 
@@ -148,14 +151,14 @@ def patient_summary(
     ``[date_from, date_to]``."""
     days = [d for d in stats.daily_series(entries) if date_from <= d.local_date <= date_to]
     trend = stats.trend(days, date_from, date_from, date_to)
-    return PatientSummary(
+    return PatientSummary.model_construct(
         from_=date_from,
         to=date_to,
-        daily=[DayOut.model_validate(d) for d in days],
-        weekly=[WeekOut.model_validate(w) for w in stats.weekly(days, date_from, 0, date_to)],
-        trend=TrendOut.model_validate(trend) if trend else None,
-        factors=[FactorOut.model_validate(f) for f in stats.factor_correlations(days)],
-        tag_effects=[TagEffectOut.model_validate(t) for t in stats.tag_effects(days)],
+        daily=[_out(DayOut, d) for d in days],
+        weekly=[_out(WeekOut, w) for w in stats.weekly(days, date_from, 0, date_to)],
+        trend=_out(TrendOut, trend) if trend else None,
+        factors=[_out(FactorOut, f) for f in stats.factor_correlations(days)],
+        tag_effects=[_out(TagEffectOut, t) for t in stats.tag_effects(days)],
         warnings=[] if trend else ["insufficient_data_for_trend"],
     )
 
@@ -164,7 +167,22 @@ EntryValuesLike = stats.EntryValues
 
 
 def _window(w: stats.Window | None) -> WindowOut | None:
-    return WindowOut.model_validate(w) if w else None
+    return _out(WindowOut, w) if w else None
+
+
+OutT = TypeVar("OutT", bound=BaseModel)
+
+
+def _out(model: type[OutT], facts: Any) -> OutT:
+    """A response model from a statistics dataclass, floats rounded to 3 decimals.
+
+    Built without re-validation: the statistics produce exactly the model's fields.
+    """
+    values: dict[str, Any] = {}
+    for name in model.model_fields:
+        value = getattr(facts, name)
+        values[name] = _r3(value) if isinstance(value, float) else value
+    return model.model_construct(**values)
 
 
 def _r3(value: float | None) -> float | None:

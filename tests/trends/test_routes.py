@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from app.core.database import Database
+from app.trends.schemas import CourseSummary, PatientSummary
 from tests.conftest import Account, assert_problem
 from tests.trends.test_summaries import ALL_KEYS
 
@@ -84,6 +85,7 @@ def test_course_summary_matches_the_hand_worked_case(client: TestClient, patient
     assert response.headers["cache-control"] == "no-store"
     s = response.json()
     assert set(s) == ALL_KEYS
+    CourseSummary.model_validate(s)  # the response conforms to its documented schema
     assert s["course_id"] == COURSE_ID and s["as_of"] == "2026-03-22"
     assert len(s["daily"]) == 6
     assert s["daily"][1]["pain"] == 7.0 and s["daily"][1]["as_needed"] is True
@@ -140,6 +142,7 @@ def test_a_course_without_entries_answers_with_nulls(client: TestClient, patient
     put(client, patient, f"courses/{COURSE_ID}", {"name": "New", "start_date": "2026-03-09"})
     s = client.get(summary_url(), params={"as_of": "2026-03-10"}, headers=patient.headers).json()
     assert set(s) == ALL_KEYS
+    CourseSummary.model_validate(s)
     assert s["baseline"] is None and s["current"] is None and s["trend"] is None
     assert s["end_of_course"] is None and s["follow_up"] is None
     assert s["warnings"] == [
@@ -199,6 +202,7 @@ def test_patient_summary_window(client: TestClient, patient: Account) -> None:
     )
     assert response.status_code == 200, response.text
     s = response.json()
+    PatientSummary.model_validate(s)
     assert (s["from"], s["to"]) == ("2026-03-02", "2026-03-22")
     assert s["daily"][0]["local_date"] == "2026-03-02" and len(s["daily"]) == 6
     assert [w["week"] for w in s["weekly"]] == [0, 1, 2]
