@@ -13,6 +13,8 @@ SERVER_FIELDS = frozenset({"patient_id", "version", "created_at", "updated_at", 
 EARLIEST = dt.date(1900, 1, 1)
 
 Score = Annotated[int, Strict(), Field(ge=0, le=10)]
+#: A JSON number (an integer is fine); numeric strings are refused like for integers.
+Number = Annotated[float, Strict(), Field(allow_inf_nan=False)]
 Text2000 = Annotated[str, Field(max_length=2000)]
 Text200 = Annotated[str, Field(max_length=200)]
 
@@ -49,7 +51,9 @@ def with_offset(utc_value: dt.datetime, minutes: int) -> dt.datetime:
     return utc_value.astimezone(dt.timezone(dt.timedelta(minutes=minutes)))
 
 
-def drop_server_fields(data: Any) -> Any:
+def drop_server_fields(data: Any, derived: frozenset[str] = frozenset()) -> Any:
+    """Ignore what the server owns (and fields it derives) in a body sent back as read."""
     if isinstance(data, dict):
-        return {k: v for k, v in data.items() if k not in SERVER_FIELDS}
+        ignored = SERVER_FIELDS | derived
+        return {k: v for k, v in data.items() if k not in ignored}
     return data

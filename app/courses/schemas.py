@@ -6,7 +6,16 @@ import datetime as dt
 import uuid
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, Strict, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    Strict,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from app.core.fields import EARLIEST, Text200, Text2000, drop_server_fields
 
@@ -44,11 +53,13 @@ class CourseIn(BaseModel):
     def _ignore_server_fields(cls, data: Any) -> Any:
         return drop_server_fields(data)
 
-    @model_validator(mode="after")
-    def _end_after_start(self) -> CourseIn:
-        if self.end_date is not None and self.end_date < self.start_date:
-            raise ValueError("end_date must not be before start_date")
-        return self
+    @field_validator("end_date")
+    @classmethod
+    def _end_after_start(cls, end: dt.date | None, info: ValidationInfo) -> dt.date | None:
+        start = info.data.get("start_date")
+        if end is not None and start is not None and end < start:
+            raise ValueError("must not be before start_date")
+        return end
 
 
 class CourseOut(BaseModel):

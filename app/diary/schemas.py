@@ -16,6 +16,7 @@ from pydantic import (
 )
 
 from app.core.fields import (
+    Number,
     OffsetDatetime,
     Score,
     Tag,
@@ -43,7 +44,7 @@ class PainSite(BaseModel):
     side: Side | None = None
     intensity: Score | None = None
     qualities: Annotated[list[Quality], AfterValidator(unique)] = Field(
-        default_factory=list, max_length=11
+        default_factory=list, max_length=50, description="A set: duplicates are dropped."
     )
 
 
@@ -51,7 +52,7 @@ class Medication(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-    dose: float | None = Field(default=None, gt=0, le=1e9, allow_inf_nan=False)
+    dose: Number | None = Field(default=None, gt=0, le=1e9)
     unit: Annotated[str, StringConstraints(strip_whitespace=True, max_length=20)] | None = None
     kind: Literal["preventive", "as_needed"]
 
@@ -74,9 +75,7 @@ class EntryIn(BaseModel):
     pain: Score = Field(description="0 = no pain … 10 = worst imaginable.")
     pain_worst: Score | None = None
     sites: list[PainSite] = Field(default_factory=list, max_length=20)
-    sleep_hours: float | None = Field(
-        default=None, ge=0, le=24, allow_inf_nan=False, description="The night before."
-    )
+    sleep_hours: Number | None = Field(default=None, ge=0, le=24, description="The night before.")
     sleep_quality: Score | None = None
     stress: Score | None = None
     mood: Score | None = None

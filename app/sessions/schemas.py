@@ -8,7 +8,15 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, model_validator
 
-from app.core.fields import OffsetDatetime, Score, Text200, Text2000, drop_server_fields, unique
+from app.core.fields import (
+    Number,
+    OffsetDatetime,
+    Score,
+    Text200,
+    Text2000,
+    drop_server_fields,
+    unique,
+)
 from app.courses.schemas import Modality
 from app.sessions.acupoints import normalise_point
 
@@ -46,18 +54,17 @@ class SessionIn(BaseModel):
         description="WHO 2008 codes; 'li 4', 'LI-4', 'SJ5' are accepted and normalised.",
         examples=[["LI4", "GB20", "EX-HN3"]],
     )
-    electro_frequency_hz: float | None = Field(
+    electro_frequency_hz: Number | None = Field(
         default=None,
         ge=0.5,
         le=200,
-        allow_inf_nan=False,
         description="Only with modality electroacupuncture.",
     )
     duration_minutes: Annotated[int, Strict(), Field(ge=1, le=240)] | None = None
     pain_before: Score | None = None
     pain_after: Score | None = None
     adverse_events: Annotated[list[AdverseEvent], AfterValidator(unique)] = Field(
-        default_factory=list, max_length=7
+        default_factory=list, max_length=50, description="A set: duplicates are dropped."
     )
     practitioner: Text200 | None = None
     notes: Text2000 | None = None
@@ -65,7 +72,7 @@ class SessionIn(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _ignore_server_fields(cls, data: Any) -> Any:
-        return drop_server_fields(data)
+        return drop_server_fields(data, derived=frozenset({"local_date"}))
 
 
 class SessionOut(BaseModel):
