@@ -4,20 +4,29 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Annotated, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+from importlib import resources
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
-_ZONES = frozenset(available_timezones())
+from app.core.fields import drop_server_fields
+
+#: The IANA zone names of the tzdata package: the same list on every host (the host's own
+#: zoneinfo folder also holds files such as "localtime" or "posix/…" that are not zones).
+_ZONES = frozenset(resources.files("tzdata").joinpath("zones").read_text().split())
 
 
 def _iana(name: str) -> str:
     if name not in _ZONES:
-        try:
-            ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError("not an IANA time zone name, e.g. 'Europe/Berlin'") from exc
+        raise ValueError("not an IANA time zone name, e.g. 'Europe/Berlin'")
     return name
 
 
@@ -26,10 +35,16 @@ TimeZoneName = Annotated[
 ]
 DisplayName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 Role = Literal["patient", "clinician"]
+ACCOUNT_SERVER_FIELDS = frozenset({"id"})
 
 
 class Registration(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _ignore_server_fields(cls, data: Any) -> Any:
+        return drop_server_fields(data, derived=ACCOUNT_SERVER_FIELDS)
 
     email: EmailStr = Field(max_length=320)
     password: str = Field(min_length=10, max_length=1024)
@@ -42,6 +57,12 @@ class MeUpdate(BaseModel):
     """The writable fields of ``/v1/me`` after a merge patch has been applied."""
 
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _ignore_server_fields(cls, data: Any) -> Any:
+        # A client may send back what it read; email and role stay refused (not changeable).
+        return drop_server_fields(data, derived=ACCOUNT_SERVER_FIELDS)
 
     display_name: DisplayName | None = None
     timezone: TimeZoneName

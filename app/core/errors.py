@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
@@ -17,6 +18,15 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 logger = logging.getLogger("paindiary.errors")
 
 PROBLEM_JSON = "application/problem+json"
+
+#: Sent on every response (the middleware adds them; a 500 is sent outside it, so the
+#: handler adds them itself).
+BASELINE_HEADERS = {
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+}
 TYPE_BASE = "https://paindiary.example/problems/"
 
 
@@ -153,13 +163,15 @@ def install_error_handlers(app: FastAPI) -> None:
         return problem_response(422, detail, slug="validation-error", errors=errors)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
+        headers = dict(exc.headers or {})
         if exc.status_code == 404 and detail == "Not Found":
             detail = "No such resource."
         elif exc.status_code == 405:
             detail = "This method is not allowed on this resource."
-        return problem_response(exc.status_code, detail, headers=exc.headers)
+            headers["Allow"] = _allowed_methods(request, headers.get("Allow", ""))
+        return problem_response(exc.status_code, detail, headers=headers)
 
     @app.exception_handler(OperationalError)
     async def _db_down(_: Request, exc: OperationalError) -> JSONResponse:
@@ -173,7 +185,9 @@ def install_error_handlers(app: FastAPI) -> None:
         if isinstance(exc, ConnectionError | OSError):
             return _unavailable()
         logger.exception("unhandled error")
-        return problem_response(500, "The server could not complete the request.")
+        return problem_response(
+            500, "The server could not complete the request.", headers=BASELINE_HEADERS
+        )
 
 
 def _unavailable() -> JSONResponse:
@@ -181,8 +195,22 @@ def _unavailable() -> JSONResponse:
         503,
         "The database is unreachable; try again shortly.",
         slug="service-unavailable",
-        headers={"Retry-After": "2"},
+        headers={**BASELINE_HEADERS, "Retry-After": "2"},
     )
+
+
+def _allowed_methods(request: Request, fallback: str) -> str:
+    """Every method served at this path, from the OpenAPI paths (Starlette's own 405 names
+    only the first matching route's methods)."""
+    table = getattr(request.app.state, "allow_table", None)
+    if table is None:
+        table = [
+            (re.compile("^" + re.sub(r"\{[^}/]+\}", "[^/]+", path) + "$"), set(ops))
+            for path, ops in request.app.openapi()["paths"].items()
+        ]
+        request.app.state.allow_table = table
+    methods = {m.upper() for pattern, ops in table if pattern.match(request.url.path) for m in ops}
+    return ", ".join(sorted(methods)) if methods else fallback
 
 
 #: OpenAPI ``responses`` entries so that every documented error carries the problem schema.

@@ -3,15 +3,10 @@
 from __future__ import annotations
 
 from starlette.datastructures import MutableHeaders
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.core.errors import problem_response
-
-SECURITY_HEADERS = [
-    (b"x-content-type-options", b"nosniff"),
-    (b"x-frame-options", b"DENY"),
-    (b"referrer-policy", b"no-referrer"),
-]
+from app.core.errors import BASELINE_HEADERS, problem_response
 
 
 class ResponseHeaders:
@@ -29,11 +24,9 @@ class ResponseHeaders:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
-                if "cache-control" not in headers:
-                    headers["Cache-Control"] = "no-store"
-                for name, value in SECURITY_HEADERS:
-                    if name.decode() not in headers:
-                        headers.append(name.decode(), value.decode())
+                for name, value in BASELINE_HEADERS.items():
+                    if name not in headers:
+                        headers.append(name, value)
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
@@ -67,21 +60,18 @@ class BodyLimit:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    raise _TooLarge
+                    # An HTTPException, so that body parsing passes it on to our handler.
+                    raise HTTPException(413, self._detail())
             return message
 
-        try:
-            await self.app(scope, limited_receive, send)
-        except _TooLarge:
-            await self._refuse(scope, receive, send)
+        await self.app(scope, limited_receive, send)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = problem_response(
-            413,
-            f"The request body is larger than {self.max_bytes} bytes.",
-            slug="payload-too-large",
-        )
+        response = problem_response(413, self._detail(), slug="payload-too-large")
         await response(scope, receive, send)
+
+    def _detail(self) -> str:
+        return f"The request body is larger than {self.max_bytes} bytes."
 
 
 class _TooLarge(Exception):

@@ -20,10 +20,14 @@ async def readiness(db: Database) -> dict[str, Any]:
     head = _head()
     try:
         async with db.read() as conn:
-            current = (
-                await conn.execute(sa.text("SELECT version_num FROM alembic_version"))
-            ).scalar_one_or_none()
-    except Exception as exc:  # any failure to reach or read the database means "not ready"
+            await conn.execute(sa.text("SELECT 1"))
+            try:
+                current = (
+                    await conn.execute(sa.text("SELECT version_num FROM alembic_version"))
+                ).scalar_one_or_none()
+            except sa.exc.DBAPIError:
+                current = None  # reachable, never migrated
+    except Exception as exc:  # any failure to reach the database means "not ready"
         return {"status": "unavailable", "database": "unreachable", "error": type(exc).__name__}
     if current != head:
         return {
