@@ -14,7 +14,7 @@ $(BIN)/.installed: pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "paindiary needs Python 3.11 or newer")'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev,bench]"
 	@touch $@
 
 install: $(BIN)/.installed
@@ -44,9 +44,14 @@ format: install
 lock:
 	rm -rf .lockenv && $(PYTHON) -m venv .lockenv
 	.lockenv/bin/python -m pip install --quiet --upgrade pip
-	.lockenv/bin/python -m pip install --quiet ".[dev]"
+	.lockenv/bin/python -m pip install --quiet ".[dev,bench]"
 	.lockenv/bin/python -m pip freeze --exclude paindiary > constraints.txt
 	rm -rf .lockenv
+
+# Throughput and latency ratios against the bare framework and a tutorial-style endpoint
+# (needs wrk: apt-get install wrk; PostgreSQL at PAINDIARY_BENCH_POSTGRES_URL or 127.0.0.1).
+bench: install
+	$(BIN)/python bench/run.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache *.egg-info

@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, AwareDatetime, Field, Strict, StringConstraints
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BeforeValidator,
+    Field,
+    Strict,
+    StringConstraints,
+)
 
 #: Fields the server owns; a client that sends them back is ignored, not refused.
 SERVER_FIELDS = frozenset({"patient_id", "version", "created_at", "updated_at", "backfilled"})
@@ -29,8 +37,31 @@ def _minute_offset(value: dt.datetime) -> dt.datetime:
     return value
 
 
+_RFC3339 = re.compile(
+    r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?([Zz]|[+-]\d{2}:\d{2})$"
+)
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _rfc3339_text(value: Any) -> Any:
+    """Refuse what lax parsing would read as Unix time (numbers, numeric strings)."""
+    if isinstance(value, dt.datetime) or (isinstance(value, str) and _RFC3339.match(value)):
+        return value
+    raise ValueError("must be an RFC 3339 timestamp with an offset, e.g. 2026-11-20T08:30:00+01:00")
+
+
+def _date_text(value: Any) -> Any:
+    if isinstance(value, dt.date) or (isinstance(value, str) and _ISO_DATE.match(value)):
+        return value
+    raise ValueError("must be a date as YYYY-MM-DD")
+
+
 #: An RFC 3339 timestamp with an offset; the offset is kept and returned as sent.
-OffsetDatetime = Annotated[AwareDatetime, AfterValidator(_minute_offset)]
+OffsetDatetime = Annotated[
+    AwareDatetime, BeforeValidator(_rfc3339_text), AfterValidator(_minute_offset)
+]
+#: A calendar date written YYYY-MM-DD.
+CalendarDate = Annotated[dt.date, BeforeValidator(_date_text)]
 
 Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
 

@@ -4,7 +4,6 @@ Each domain calls :func:`add_record_routes` with its kind, schemas and access le
 handlers only parse, call :mod:`app.core.records` and shape the response.
 """
 
-import datetime as dt
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Annotated, Any
@@ -16,12 +15,17 @@ from pydantic import BaseModel
 from app.core import records
 from app.core.deps import DbDep, Need, PatientScope, require
 from app.core.errors import Invalid, problem_responses
+from app.core.fields import CalendarDate
 from app.core.http import Preconditions, etag, preconditions
 from app.core.pagination import CursorParam, LimitParam, Page
 
 PreDep = Annotated[Preconditions, Depends(preconditions)]
-DateFrom = Annotated[dt.date | None, Query(alias="from", description="First date, inclusive.")]
-DateTo = Annotated[dt.date | None, Query(alias="to", description="Last date, inclusive.")]
+DateFrom = Annotated[
+    CalendarDate | None, Query(alias="from", description="First date (YYYY-MM-DD), inclusive.")
+]
+DateTo = Annotated[
+    CalendarDate | None, Query(alias="to", description="Last date (YYYY-MM-DD), inclusive.")
+]
 
 
 async def _no_filters() -> list[sa.ColumnElement[bool]]:

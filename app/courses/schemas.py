@@ -17,7 +17,7 @@ from pydantic import (
     model_validator,
 )
 
-from app.core.fields import EARLIEST, Text200, Text2000, drop_server_fields
+from app.core.fields import EARLIEST, CalendarDate, Text200, Text2000, drop_server_fields
 
 Condition = Literal[
     "neck_pain", "low_back_pain", "osteoarthritis", "tension_headache", "migraine",
@@ -27,7 +27,7 @@ Modality = Literal[
     "acupuncture", "electroacupuncture", "dry_needling", "medical_acupuncture", "other"
 ]
 LATEST = dt.date(2199, 12, 31)
-CourseDate = Annotated[dt.date, Field(ge=EARLIEST, le=LATEST)]
+CourseDate = Annotated[CalendarDate, Field(ge=EARLIEST, le=LATEST)]
 
 
 class CourseIn(BaseModel):

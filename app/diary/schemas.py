@@ -16,6 +16,7 @@ from pydantic import (
 )
 
 from app.core.fields import (
+    CalendarDate,
     Number,
     OffsetDatetime,
     Score,
@@ -67,7 +68,7 @@ class EntryIn(BaseModel):
         description="When the entry was made, RFC 3339 with offset; ≤ 24 h in the future.",
         examples=["2026-11-20T08:30:00+01:00"],
     )
-    local_date: dt.date | None = Field(
+    local_date: CalendarDate | None = Field(
         default=None,
         description="The day the entry is about; defaults to the date of `recorded_at` "
         "in its own offset. 1900-01-01 … today+1.",

@@ -8,13 +8,14 @@ from fastapi import APIRouter, Query
 
 from app.core.deps import DbDep, ReadAccess
 from app.core.errors import problem_responses
+from app.core.fields import CalendarDate
 from app.core.http import ModelResponse
 from app.trends import service
 from app.trends.schemas import CourseSummary, PatientSummary
 
 router = APIRouter(prefix="/v1/patients/{patient_id}", tags=["trends"])
 
-DateParam = Annotated[dt.date, Query(ge=dt.date(1900, 1, 1), le=dt.date(2199, 12, 31))]
+DateParam = Annotated[CalendarDate, Query(ge=dt.date(1900, 1, 1), le=dt.date(2199, 12, 31))]
 
 
 @router.get(

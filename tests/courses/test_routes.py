@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from app.core.database import Database
 from app.courses.service import courses
 from app.sessions.service import sessions
 from app.sync.service import tombstones
@@ -776,3 +777,16 @@ def test_invalid_token_is_401(client: TestClient) -> None:
     response = client.get(COURSES, headers={"Authorization": "Bearer not.a.token"})
     assert_problem(response, 401)
     assert response.headers["www-authenticate"].startswith("Bearer")
+
+
+@pytest.mark.parametrize("start_date", [20260309, "20260309", 1773014400, "2026-3-9"])
+def test_a_date_must_be_written_as_yyyy_mm_dd(
+    client: TestClient, patient: Account, db: Database, portal: Callable[..., Any], start_date: Any
+) -> None:
+    response = client.post(
+        "/v1/patients/me/courses",
+        json={"name": "x", "start_date": start_date},
+        headers=patient.headers,
+    )
+    assert_problem(response, 422, field="start_date")
+    assert portal(count_rows, db, courses.table) == 0

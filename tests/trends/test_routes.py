@@ -225,3 +225,10 @@ def test_patient_summary_window(client: TestClient, patient: Account) -> None:
         422,
         field="from",
     )
+
+
+@pytest.mark.parametrize("as_of", ["1773014400", "20260322"])
+def test_as_of_is_not_read_as_unix_time(client: TestClient, patient: Account, as_of: str) -> None:
+    put(client, patient, f"courses/{COURSE_ID}", {"name": "New", "start_date": "2026-03-09"})
+    response = client.get(summary_url(), params={"as_of": as_of}, headers=patient.headers)
+    assert_problem(response, 422, field="as_of")

@@ -1,0 +1,343 @@
+"""`make bench`: the service beside the ceiling (bare FastAPI) and the peer (a tutorial-style
+SQLModel endpoint), on PostgreSQL and SQLite, with wrk as the load generator.
+
+Every figure is a ratio of two measurements taken in the same run on the same machine.
+Usage: python bench/run.py [--backend postgresql|sqlite|both] [--duration SECONDS]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH = ROOT / "bench"
+sys.path.insert(0, str(ROOT))
+
+from app.core.database import Database, create_engine  # noqa: E402
+from app.core.migrations import upgrade  # noqa: E402
+from app.core.security import AccessTokens  # noqa: E402
+
+SECRET = "bench-secret-key-bench-secret-key-0123456789"
+POSTGRES = os.environ.get(
+    "PAINDIARY_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+CONNECTIONS = 32
+PATIENTS = 64
+
+
+@dataclass
+class Result:
+    rows: list[tuple[str, str, str, str]] = field(default_factory=list)
+
+    def add(self, measure: str, value: str, ratio: str, target: str) -> None:
+        self.rows.append((measure, value, ratio, target))
+        print(f"  {measure}: {value}  ({ratio}; target {target})", flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def server(app: str, env: dict[str, str], *, factory: bool = False, workers: int = 1):
+    port = free_port()
+    cmd = [
+        sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port),
+        "--no-access-log", "--log-level", "warning", "--workers", str(workers),
+    ]  # fmt: skip
+    if factory:
+        cmd.append("--factory")
+    proc = subprocess.Popen(
+        cmd,
+        cwd=BENCH if "bare" in app or "tutorial" in app else ROOT,
+        env={**os.environ, **env},
+        start_new_session=True,
+    )
+    try:
+        wait_up(port)
+        yield f"http://127.0.0.1:{port}", proc
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+
+
+def wait_up(port: int) -> None:
+    for _ in range(200):
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
+            return
+        except urllib.error.HTTPError:
+            return  # the server answers (404 for the bare apps)
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"server on port {port} did not start")
+
+
+def wrk(
+    url: str,
+    *,
+    duration: int,
+    connections: int,
+    script: str | None = None,
+    env: dict[str, str] | None = None,
+    latency: bool = False,
+) -> dict[str, float]:
+    threads = min(2, connections)
+    cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s"]
+    if script:
+        cmd += ["-s", str(BENCH / "lua" / script)]
+    if latency:
+        cmd.append("--latency")
+    out = subprocess.run(
+        [*cmd, url], capture_output=True, text=True, env={**os.environ, **(env or {})}, check=True
+    ).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    errors = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    result = {"rps": rps, "errors": float(errors.group(1)) if errors else 0.0}
+    p50 = re.search(r"^\s+50%\s+([\d.]+)(us|ms|s)", out, re.M)
+    if p50:
+        value, unit = float(p50.group(1)), p50.group(2)
+        result["p50_ms"] = value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+    if result["errors"]:
+        print(out, file=sys.stderr)
+    return result
+
+
+async def seed(url: str) -> tuple[list[str], str, str]:
+    """Patients for the write load; one patient with a year of diary for the summary."""
+    from app.accounts.schemas import Registration
+    from app.accounts.service import register
+    from app.core.records import put_record
+    from app.core.security import Passwords
+    from app.courses.schemas import CourseIn
+    from app.courses.service import courses
+    from app.diary.schemas import EntryIn
+    from app.diary.service import entries
+    from app.sessions.schemas import SessionIn
+    from app.sessions.service import sessions
+
+    db = Database(create_engine(url))
+    passwords = Passwords(19 * 1024, 2, 1)
+    tokens = AccessTokens(SECRET, 900)
+    access = []
+    for i in range(PATIENTS):
+        user = await register(
+            db,
+            passwords,
+            Registration(
+                email=f"bench{i}-{uuid.uuid4().hex[:6]}@example.org",
+                password="bench-password",
+                role="patient",
+            ),
+        )
+        access.append(tokens.issue(user.id, "patient"))
+    year = await register(
+        db,
+        passwords,
+        Registration(
+            email=f"year-{uuid.uuid4().hex[:6]}@example.org",
+            password="bench-password",
+            role="patient",
+        ),
+    )
+    today = dt.date.today()
+    start = today - dt.timedelta(days=300)
+    course_id = uuid.uuid4()
+    await put_record(
+        db,
+        courses,
+        year.id,
+        course_id,
+        CourseIn(
+            name="Year course",
+            modality="acupuncture",
+            start_date=start,
+            end_date=start + dt.timedelta(weeks=11),
+            planned_sessions=12,
+        ),
+    )
+    for k in range(12):
+        await put_record(
+            db,
+            sessions,
+            year.id,
+            uuid.uuid4(),
+            SessionIn(
+                course_id=course_id,
+                occurred_at=dt.datetime.combine(start + dt.timedelta(weeks=k), dt.time(10), dt.UTC),
+                points=["LI4", "GB20"],
+                pain_before=6,
+                pain_after=4,
+            ),
+        )
+    tz = dt.timezone(dt.timedelta(hours=1))
+    for n in range(365):
+        day = today - dt.timedelta(days=364 - n)
+        for hour, pain in ((8, 4 + n % 5), (20, 3 + n % 4)):
+            await put_record(
+                db,
+                entries,
+                year.id,
+                uuid.uuid4(),
+                EntryIn(
+                    recorded_at=dt.datetime.combine(day, dt.time(hour), tz),
+                    pain=pain,
+                    sleep_hours=6 + (n % 3),
+                    stress=n % 8,
+                    tags=["weather"] if n % 4 == 0 else [],
+                ),
+            )
+    await db.dispose()
+    summary_path = f"/v1/patients/me/courses/{course_id}/summary"
+    return access, tokens.issue(year.id, "patient"), summary_path
+
+
+@contextmanager
+def database(backend: str):
+    if backend == "sqlite":
+        folder = tempfile.mkdtemp(prefix="paindiary-bench-")
+        try:
+            yield f"sqlite:///{folder}/bench.db"
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+        return
+    from sqlalchemy.engine import make_url
+
+    name = f"paindiary_bench_{uuid.uuid4().hex[:10]}"
+    admin(f'CREATE DATABASE "{name}"')
+    try:
+        yield make_url(POSTGRES).set(database=name).render_as_string(hide_password=False)
+    finally:
+        admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def admin(statement: str) -> None:
+    import sqlalchemy as sa
+
+    async def run() -> None:
+        engine = create_engine(POSTGRES)
+        async with engine.connect() as conn:
+            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.execute(sa.text(statement))
+        await engine.dispose()
+
+    asyncio.run(run())
+
+
+def bench_backend(backend: str, duration: int) -> Result:
+    result = Result()
+    print(f"\n== {backend}", flush=True)
+    with database(backend) as url:
+        upgrade(url)
+        access, year_token, summary_path = asyncio.run(seed(url))
+        env = {"PAINDIARY_DATABASE_URL": url, "PAINDIARY_SECRET_KEY": SECRET}
+        with tempfile.NamedTemporaryFile("w", suffix=".tokens", delete=False) as f:
+            f.write("\n".join(access) + "\n")
+            tokens_file = f.name
+        put_env = {"TOKENS_FILE": tokens_file}
+        get_env = {"TOKEN": year_token, "BENCH_PATH": summary_path}
+
+        with server("bare_app:app", env) as (base, _):
+            wrk(base + "/constant", duration=2, connections=CONNECTIONS)
+            bare = wrk(base + "/constant", duration=duration, connections=CONNECTIONS)
+            bare_lat = wrk(base + "/constant", duration=duration, connections=1, latency=True)
+        with server("tutorial_app:app", env) as (base, _):
+            wrk(base, duration=2, connections=CONNECTIONS, script="put_entries.lua", env=put_env)
+            tutorial = wrk(
+                base,
+                duration=duration,
+                connections=CONNECTIONS,
+                script="put_entries.lua",
+                env=put_env,
+            )
+        with server("app.main:create_app", env, factory=True) as (base, _):
+            wrk(base, duration=2, connections=CONNECTIONS, script="put_entries.lua", env=put_env)
+            put = wrk(
+                base,
+                duration=duration,
+                connections=CONNECTIONS,
+                script="put_entries.lua",
+                env=put_env,
+            )
+            wrk(base, duration=2, connections=1, script="get_auth.lua", env=get_env)
+            summary = wrk(
+                base,
+                duration=duration,
+                connections=1,
+                script="get_auth.lua",
+                env=get_env,
+                latency=True,
+            )
+        os.unlink(tokens_file)
+
+    for name, run in (
+        ("bare", bare),
+        ("tutorial PUT", tutorial),
+        ("service PUT", put),
+        ("summary", summary),
+    ):
+        if run["errors"]:
+            raise SystemExit(f"{backend}: {name} had {int(run['errors'])} failed requests")
+    result.add(
+        "bare framework, constant",
+        f"{bare['rps']:.0f} req/s, p50 {bare_lat['p50_ms']:.2f} ms",
+        "—",
+        "—",
+    )
+    result.add("tutorial SQLModel PUT", f"{tutorial['rps']:.0f} req/s", "—", "—")
+    result.add(
+        "PUT new entry vs bare framework",
+        f"{put['rps']:.0f} req/s",
+        f"{put['rps'] / bare['rps']:.2f}×",
+        "≥ 0.20",
+    )
+    result.add(
+        "PUT new entry vs tutorial endpoint",
+        f"{put['rps']:.0f} req/s",
+        f"{put['rps'] / tutorial['rps']:.1f}×",
+        "≥ 4×",
+    )
+    result.add(
+        "course summary, a year (730 entries, 12 sessions), p50",
+        f"{summary['p50_ms']:.2f} ms",
+        f"{summary['p50_ms'] / bare_lat['p50_ms']:.1f}× bare p50",
+        "≤ 25×",
+    )
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--backend", choices=["postgresql", "sqlite", "both"], default="both")
+    parser.add_argument("--duration", type=int, default=10)
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        raise SystemExit("wrk is needed: apt-get install wrk")
+    backends = ["postgresql", "sqlite"] if args.backend == "both" else [args.backend]
+    results = {b: bench_backend(b, args.duration) for b in backends}
+    print("\n| backend | measure | value | ratio | target |\n|---|---|---|---|---|")
+    for backend, result in results.items():
+        for row in result.rows:
+            print(f"| {backend} | " + " | ".join(row) + " |")
+
+
+if __name__ == "__main__":
+    main()
