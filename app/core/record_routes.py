@@ -16,7 +16,7 @@ from app.core import records
 from app.core.deps import DbDep, Need, PatientScope, require
 from app.core.errors import Invalid, problem_responses
 from app.core.fields import CalendarDate
-from app.core.http import Preconditions, etag, preconditions
+from app.core.http import ModelResponse, Preconditions, etag, preconditions
 from app.core.pagination import CursorParam, LimitParam, Page
 
 PreDep = Annotated[Preconditions, Depends(preconditions)]
@@ -69,14 +69,13 @@ def add_record_routes(
         db: DbDep,
         pre: PreDep,
         request: Request,
-        response: Response,
     ) -> Any:
         result = await records.put_record(db, kind, scope.patient_id, record_id, body, pre)
-        response.headers["ETag"] = etag(result.version)
+        headers = {"ETag": etag(result.version)}
         if result.status == "created":
-            response.status_code = status.HTTP_201_CREATED
-            response.headers["Location"] = request.url.path
-        return result.record
+            headers["Location"] = request.url.path
+            return ModelResponse(result.record, status.HTTP_201_CREATED, headers=headers)
+        return ModelResponse(result.record, headers=headers)
 
     @router.post(
         base,
@@ -91,15 +90,16 @@ def add_record_routes(
         scope: Annotated[PatientScope, write_access],
         db: DbDep,
         request: Request,
-        response: Response,
     ) -> Any:
         record_id = body.id or uuid.uuid4()  # type: ignore[attr-defined]
         result = await records.put_record(
             db, kind, scope.patient_id, record_id, body, Preconditions(None, "*")
         )
-        response.headers["ETag"] = etag(result.version)
-        response.headers["Location"] = f"{request.url.path.rstrip('/')}/{record_id}"
-        return result.record
+        headers = {
+            "ETag": etag(result.version),
+            "Location": f"{request.url.path.rstrip('/')}/{record_id}",
+        }
+        return ModelResponse(result.record, status.HTTP_201_CREATED, headers=headers)
 
     @router.get(
         f"{base}/{{record_id}}",
@@ -113,14 +113,12 @@ def add_record_routes(
         scope: Annotated[PatientScope, read_access],
         db: DbDep,
         pre: PreDep,
-        response: Response,
     ) -> Any:
         record = await records.get_record(db, kind, scope.patient_id, record_id)
         tag = etag(record.version)
         if pre.not_modified(record.version):
             return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers={"ETag": tag})
-        response.headers["ETag"] = tag
-        return record
+        return ModelResponse(record, headers={"ETag": tag})
 
     @router.patch(
         f"{base}/{{record_id}}",
@@ -141,11 +139,9 @@ def add_record_routes(
         scope: Annotated[PatientScope, write_access],
         db: DbDep,
         pre: PreDep,
-        response: Response,
     ) -> Any:
         result = await records.patch_record(db, kind, scope.patient_id, record_id, body, pre)
-        response.headers["ETag"] = etag(result.version)
-        return result.record
+        return ModelResponse(result.record, headers={"ETag": etag(result.version)})
 
     @router.delete(
         f"{base}/{{record_id}}",
@@ -191,4 +187,4 @@ def add_record_routes(
             date_to=date_to,
             where=filters,
         )
-        return PageOut(items=items, next_cursor=next_cursor)
+        return ModelResponse(PageOut(items=items, next_cursor=next_cursor))

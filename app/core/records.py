@@ -226,9 +226,8 @@ async def _create_in_one_statement(
         values = await kind.prepare(conn, patient_id, body, None, now)
         row = {**values, "patient_id": patient_id, "id": record_id}
         row |= {"created_at": now, "updated_at": now}
-        inserted = (
-            await conn.execute(sync.create_with_position(kind.table, kind.name, row))
-        ).first()
+        statement = sync.create_with_position(kind.table, kind.name)
+        inserted = (await conn.execute(statement, sync.creation_parameters(row))).first()
     if inserted is None:
         return None
     row |= {"version": inserted.version, "change_position": inserted.change_position}

@@ -6,6 +6,7 @@ import hashlib
 import secrets
 import time
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import jwt
@@ -49,9 +50,19 @@ class Caller:
 
 
 class AccessTokens:
+    """Issues and verifies access tokens.
+
+    A verified token is remembered (bounded, until its ``exp``): a phone sends the same
+    token with every request for up to 15 minutes, and re-checking the HMAC and claims
+    each time was a tenth of the write path's CPU. Only the exact signed string hits.
+    """
+
+    CACHE_SIZE = 10_000
+
     def __init__(self, secret: str, ttl_seconds: int) -> None:
         self._secret = secret
         self.ttl_seconds = ttl_seconds
+        self._verified: OrderedDict[str, tuple[Caller, int]] = OrderedDict()
 
     def issue(self, user_id: uuid.UUID, role: str) -> str:
         now = int(time.time())
@@ -59,6 +70,19 @@ class AccessTokens:
         return jwt.encode(claims, self._secret, algorithm=ALGORITHM)
 
     def verify(self, token: str) -> Caller:
+        cached = self._verified.get(token)
+        if cached is not None:
+            caller, expires = cached
+            if time.time() < expires:
+                return caller
+            del self._verified[token]
+        caller, expires = self._decode(token)
+        self._verified[token] = (caller, expires)
+        if len(self._verified) > self.CACHE_SIZE:
+            self._verified.popitem(last=False)
+        return caller
+
+    def _decode(self, token: str) -> tuple[Caller, int]:
         try:
             claims = jwt.decode(
                 token,
@@ -66,7 +90,8 @@ class AccessTokens:
                 algorithms=[ALGORITHM],
                 options={"require": ["sub", "exp", "iat"]},
             )
-            return Caller(user_id=uuid.UUID(claims["sub"]), role=str(claims["role"]))
+            caller = Caller(user_id=uuid.UUID(claims["sub"]), role=str(claims["role"]))
+            return caller, int(claims["exp"])
         except (jwt.PyJWTError, KeyError, ValueError) as exc:
             raise Unauthorized("The access token is invalid or has expired.") from exc
 
