@@ -14,9 +14,11 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from app.accounts.routes import router as accounts_router
+from app.clinicians.routes import router as clinicians_router
 from app.core.database import Database, create_engine
 from app.core.errors import Problem, install_error_handlers
 from app.core.middleware import BodyLimit, ResponseHeaders
+from app.core.ratelimit import SlidingWindow
 from app.core.security import AccessTokens, Passwords
 from app.core.settings import Settings, get_settings
 from app.courses.routes import router as courses_router
@@ -66,6 +68,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.db = db
     assert settings.secret_key is not None  # guaranteed by Settings validation
     app.state.tokens = AccessTokens(settings.secret_key, settings.access_token_ttl_seconds)
+    app.state.link_attempts = SlidingWindow(
+        settings.link_attempts_per_window, settings.rate_limit_window_seconds
+    )
     app.state.passwords = Passwords(
         settings.argon2_memory_kib, settings.argon2_time_cost, settings.argon2_parallelism
     )
@@ -81,6 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         courses_router,
         sessions_router,
         trends_router,
+        clinicians_router,
     ):
         app.include_router(router)
     _add_docs(app)

@@ -94,12 +94,18 @@ PatientIdPath = Annotated[
 ]
 
 
-def resolve_patient(caller: Caller, patient_id: str, need: Need) -> PatientScope:
+async def resolve_patient(
+    db: Database, caller: Caller, patient_id: str, need: Need, method: str, path: str
+) -> PatientScope:
     """The one access decision for patient-scoped paths.
 
-    A caller who may not see the patient gets 404 (the patient's existence is not revealed);
-    one who may see but not change gets 403.
+    The patient may do everything with their own data. A linked clinician reads it and
+    writes courses and sessions (each use is written to the patient's access log); a linked
+    clinician who tries to write diary entries gets 403. Anyone else gets 404, so a
+    patient's existence is never revealed.
     """
+    from app.clinicians import service as clinicians
+
     if patient_id == "me":
         if caller.role != "patient":
             raise NotFound("Only patient accounts have a patient record (`me`).")
@@ -108,14 +114,24 @@ def resolve_patient(caller: Caller, patient_id: str, need: Need) -> PatientScope
         target = uuid.UUID(patient_id)
     except ValueError as exc:
         raise NotFound("No such patient.") from exc
-    if caller.role == "patient" and caller.user_id == target:
+    if caller.role == "patient":
+        if caller.user_id == target:
+            return PatientScope(target, caller)
+        raise NotFound("No such patient.")
+    if need is Need.WRITE_DIARY:
+        if await clinicians.is_linked(db, caller.user_id, target):
+            raise Forbidden("Diary entries are written by the patient alone.")
+        raise NotFound("No such patient.")
+    if await clinicians.record_access(db, caller.user_id, target, method, path):
         return PatientScope(target, caller)
     raise NotFound("No such patient.")
 
 
 def require(need: Need) -> object:
-    async def dependency(caller: CurrentCaller, patient_id: PatientIdPath) -> PatientScope:
-        return resolve_patient(caller, patient_id, need)
+    async def dependency(
+        caller: CurrentCaller, patient_id: PatientIdPath, db: DbDep, request: Request
+    ) -> PatientScope:
+        return await resolve_patient(db, caller, patient_id, need, request.method, request.url.path)
 
     return Depends(dependency)
 

@@ -32,6 +32,11 @@ class Settings(BaseSettings):
     argon2_time_cost: int = Field(default=2, ge=2)
     argon2_parallelism: int = Field(default=1, ge=1)
 
+    #: Failed share-code redemptions allowed per clinician account and per address in a
+    #: window (0 turns the limit off).
+    link_attempts_per_window: int = Field(default=10, ge=0)
+    rate_limit_window_seconds: float = Field(default=900, gt=0)
+
     db_pool_size: int = Field(default=10, ge=1)
     db_max_overflow: int = Field(default=10, ge=0)
 

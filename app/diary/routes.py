@@ -1,13 +1,35 @@
 """/v1/patients/{patient_id}/entries (contract §2)."""
 
 from fastapi import APIRouter
+from fastapi.responses import StreamingResponse
 
-from app.core.deps import Need
-from app.core.record_routes import add_record_routes
+from app.core.deps import DbDep, Need, ReadAccess
+from app.core.errors import Invalid, problem_responses
+from app.core.record_routes import DateFrom, DateTo, add_record_routes
+from app.diary.export import entries_csv
 from app.diary.schemas import EntryIn, EntryOut
 from app.diary.service import entries
 
 router = APIRouter(tags=["diary"])
+
+
+@router.get(
+    "/v1/patients/{patient_id}/entries.csv",
+    summary="Every diary entry as CSV (one row per entry, lists joined with `;`)",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/csv": {}}}, **problem_responses(401, 404, 422)},
+)
+async def entries_as_csv(
+    scope: ReadAccess, db: DbDep, date_from: DateFrom = None, date_to: DateTo = None
+) -> StreamingResponse:
+    if date_from and date_to and date_from > date_to:
+        raise Invalid([(["query", "from"], "must not be after `to`")])
+    return StreamingResponse(
+        entries_csv(db, scope.patient_id, date_from, date_to),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="paindiary-entries.csv"'},
+    )
+
 
 add_record_routes(
     router,

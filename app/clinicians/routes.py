@@ -1,0 +1,184 @@
+"""Sharing, links, the clinician's patient list, reports, chart and access log (§7)."""
+
+import uuid
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Header, Query, Request, Response, status
+from fastapi.responses import JSONResponse
+
+from app.clinicians import overview, report, service
+from app.clinicians.schemas import (
+    AccessLogOut,
+    ClinicianLinkOut,
+    LinkOut,
+    LinkRequest,
+    PatientOverview,
+    Report,
+    ShareCodeOut,
+    ShareCodeRequest,
+)
+from app.core.deps import CurrentCaller, CurrentPatient, DbDep, ReadAccess
+from app.core.errors import Forbidden, NotFound, problem_responses
+from app.core.fields import CalendarDate
+from app.core.http import ModelResponse
+from app.core.pagination import CursorParam, LimitParam, Page, decode_cursor, encode_cursor
+from app.core.record_routes import DateFrom, DateTo
+
+router = APIRouter(prefix="/v1", tags=["clinicians"])
+
+FHIR_JSON = "application/fhir+json"
+AsOf = Annotated[
+    CalendarDate | None,
+    Query(description="Summaries as of this day; default today in the patient's zone."),
+]
+
+
+@router.post(
+    "/patients/me/share-codes",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ShareCodeOut,
+    summary="Create a single-use code that links one clinician to your data",
+    responses=problem_responses(401, 403, 422),
+)
+async def create_share_code(
+    caller: CurrentPatient, db: DbDep, body: ShareCodeRequest | None = None
+) -> ShareCodeOut:
+    hours = (body or ShareCodeRequest()).expires_in_hours
+    return await service.create_share_code(db, caller.user_id, hours)
+
+
+@router.post(
+    "/links",
+    status_code=status.HTTP_201_CREATED,
+    response_model=LinkOut,
+    summary="Redeem a patient's share code (clinicians)",
+    responses=problem_responses(401, 403, 404, 422, 429),
+)
+async def redeem_share_code(
+    body: LinkRequest, caller: CurrentCaller, db: DbDep, request: Request
+) -> LinkOut:
+    if caller.role != "clinician":
+        raise Forbidden("Only clinician accounts redeem share codes.")
+    limits = request.app.state.link_attempts
+    address = request.client.host if request.client else "unknown"
+    limits.check(f"account:{caller.user_id}")
+    limits.check(f"address:{address}")
+    try:
+        return await service.redeem(db, caller.user_id, body.code)
+    except NotFound:
+        # Only failed attempts count: guessing codes is what the limit stops.
+        limits.hit(f"account:{caller.user_id}")
+        limits.hit(f"address:{address}")
+        raise
+
+
+@router.get(
+    "/patients/me/links",
+    response_model=list[ClinicianLinkOut],
+    summary="Clinicians who can see your data",
+    responses=problem_responses(401, 403),
+)
+async def list_links(caller: CurrentPatient, db: DbDep) -> list[ClinicianLinkOut]:
+    return await service.list_links(db, caller.user_id)
+
+
+@router.delete(
+    "/patients/me/links/{clinician_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Revoke a clinician's access (effective immediately)",
+    responses=problem_responses(401, 403, 404),
+)
+async def revoke_link(clinician_id: uuid.UUID, caller: CurrentPatient, db: DbDep) -> Response:
+    await service.revoke_link(db, caller.user_id, clinician_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get(
+    "/patients/me/access-log",
+    response_model=Page[AccessLogOut],
+    summary="Who read or wrote your data, when, and which path",
+    responses=problem_responses(401, 403, 422),
+)
+async def access_log(
+    caller: CurrentPatient, db: DbDep, limit: LimitParam = 100, cursor: CursorParam = None
+) -> Page[AccessLogOut]:
+    items, next_cursor = await service.list_access_log(
+        db, caller.user_id, limit=limit, cursor=cursor
+    )
+    return Page[AccessLogOut](items=items, next_cursor=next_cursor)
+
+
+@router.get(
+    "/patients",
+    response_model=Page[PatientOverview],
+    summary="Your linked patients at a glance (clinicians)",
+    responses=problem_responses(401, 403, 422),
+)
+async def list_patients(
+    caller: CurrentCaller,
+    db: DbDep,
+    sort: Annotated[
+        Literal["name", "attention"],
+        Query(
+            description="`attention` puts worse-than-baseline patients first, then the "
+            "silent (no entry for 7+ days), then those whose course is not working."
+        ),
+    ] = "name",
+    limit: LimitParam = 100,
+    cursor: CursorParam = None,
+) -> ModelResponse:
+    if caller.role != "clinician":
+        raise Forbidden("Only clinician accounts have a patient list.")
+    everyone = await overview.patient_overviews(db, caller.user_id, sort)
+    offset = decode_cursor(cursor, [int])[0] if cursor else 0
+    page = everyone[offset : offset + limit]
+    more = offset + limit < len(everyone)
+    next_cursor = encode_cursor([offset + limit]) if more else None
+    return ModelResponse(Page[PatientOverview](items=page, next_cursor=next_cursor))
+
+
+@router.get(
+    "/patients/{patient_id}/report",
+    response_model=Report,
+    summary="The clinician's report: course summaries, recent entries, sessions",
+    description="With `Accept: application/fhir+json`, a FHIR R4 `Bundle` (type "
+    "`collection`) of the Patient, an Observation per entry value and a Procedure per "
+    "session; `from`/`to` bound the entries and sessions it holds (default: all).",
+    responses={
+        200: {
+            "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/Report"}},
+                FHIR_JSON: {"schema": {"type": "object", "description": "FHIR R4 Bundle"}},
+            }
+        },
+        **problem_responses(401, 404, 422),
+    },
+)
+async def patient_report(
+    scope: ReadAccess,
+    db: DbDep,
+    as_of: AsOf = None,
+    date_from: DateFrom = None,
+    date_to: DateTo = None,
+    accept: Annotated[str | None, Header()] = None,
+) -> Any:
+    if accept and FHIR_JSON in accept:
+        bundle = await report.fhir_report(db, scope.patient_id, date_from, date_to)
+        return JSONResponse(bundle, media_type=FHIR_JSON)
+    return ModelResponse(await report.json_report(db, scope.patient_id, as_of, date_from, date_to))
+
+
+@router.get(
+    "/patients/{patient_id}/report/chart.svg",
+    response_class=Response,
+    summary="Daily pain, 7-day mean, sessions and baseline over a course, as SVG",
+    responses={200: {"content": {"image/svg+xml": {}}}, **problem_responses(401, 404, 422)},
+)
+async def patient_chart(
+    scope: ReadAccess,
+    db: DbDep,
+    course_id: Annotated[uuid.UUID | None, Query(description="Default: the latest course.")] = None,
+    as_of: AsOf = None,
+) -> Response:
+    svg = await report.chart(db, scope.patient_id, course_id, as_of)
+    return Response(svg, media_type="image/svg+xml")
