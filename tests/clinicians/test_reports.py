@@ -1,0 +1,300 @@
+"""The clinician's patient list, the JSON report and the CSV export, on both databases."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+
+from app.clinicians.schemas import Report
+from app.core.database import Database
+from app.diary.export import COLUMNS
+from tests.clinicians.test_sharing import link
+from tests.conftest import Account, assert_problem
+
+
+def day(n: int, tz: str = "UTC") -> dt.date:
+    """n days from today in the zone."""
+    return dt.datetime.now(ZoneInfo(tz)).date() + dt.timedelta(days=n)
+
+
+def write_entry(client: TestClient, who: Account, date: dt.date, pain: int, **fields: Any) -> None:
+    body = {"recorded_at": f"{date}T12:00:00+00:00", "local_date": str(date), "pain": pain} | fields
+    response = client.put(f"/v1/patients/me/entries/{uuid.uuid4()}", json=body, headers=who.headers)
+    assert response.status_code == 201, response.text
+
+
+def course(client: TestClient, who: Account, start: dt.date, name: str = "Acupuncture") -> str:
+    course_id = str(uuid.uuid4())
+    body = {"name": name, "start_date": str(start), "modality": "acupuncture"}
+    assert (
+        client.put(
+            f"/v1/patients/me/courses/{course_id}", json=body, headers=who.headers
+        ).status_code
+        == 201
+    )
+    return course_id
+
+
+@pytest.fixture
+def statements(db: Database) -> Iterator[list[str]]:
+    seen: list[str] = []
+
+    def record(_c: Any, _cur: Any, statement: str, *_: Any) -> None:
+        seen.append(statement)
+
+    sa.event.listen(db.engine.sync_engine, "before_cursor_execute", record)
+    yield seen
+    sa.event.remove(db.engine.sync_engine, "before_cursor_execute", record)
+
+
+def test_patient_list_values_and_attention_order(
+    client: TestClient, clinician: Account, make_account: Callable[..., Account]
+) -> None:
+    better = make_account("patient", display_name="Ann Better")
+    worse = make_account("patient", display_name="Bob Worse")
+    silent = make_account("patient", display_name="Cid Silent")
+    flat = make_account("patient", display_name="Dee Flat")
+    for who in (better, worse, silent, flat):
+        link(client, clinician, who)
+    # Ann: baseline 8 → now 2 (−75 %, substantial). Bob: 4 → 6 (+50 %, worse).
+    # Dee: 5 → 5 (unchanged: not responding). Cid: last entry 10 days ago, no course.
+    for who, before, now in ((better, 8, 2), (worse, 4, 6), (flat, 5, 5)):
+        course(client, who, day(-14))
+        for n in (-20, -19, -18):
+            write_entry(client, who, day(n), before)
+        for n in (-2, -1, 0):
+            write_entry(client, who, day(n), now)
+    write_entry(client, silent, day(-10), 7)
+
+    by_name = client.get("/v1/patients", headers=clinician.headers)
+    assert by_name.status_code == 200
+    items = by_name.json()["items"]
+    assert [i["display_name"] for i in items] == [
+        "Ann Better",
+        "Bob Worse",
+        "Cid Silent",
+        "Dee Flat",
+    ]
+    ann = items[0]
+    assert ann["last_entry_date"] == str(day(0))
+    assert ann["pain_7d_mean"] == 2.0
+    assert ann["active_course"]["reduction_pct"] == 75.0
+    assert ann["active_course"]["category"] == "substantial"
+    assert ann["attention"] == []
+    assert items[1]["active_course"]["reduction_pct"] == -50.0
+    assert items[1]["attention"] == ["worse", "not_responding"] or items[1]["attention"] == [
+        "worse"
+    ]
+    assert items[2]["active_course"] is None and items[2]["pain_7d_mean"] is None
+    assert items[2]["last_entry_date"] == str(day(-10)) and items[2]["attention"] == ["silent"]
+    assert items[3]["active_course"]["category"] == "unchanged"
+    assert items[3]["attention"] == ["not_responding"]
+
+    attention = client.get("/v1/patients", params={"sort": "attention"}, headers=clinician.headers)
+    order = [i["display_name"] for i in attention.json()["items"]]
+    assert order == ["Bob Worse", "Cid Silent", "Dee Flat", "Ann Better"]
+
+    page1 = client.get("/v1/patients", params={"limit": 3}, headers=clinician.headers).json()
+    page2 = client.get(
+        "/v1/patients",
+        params={"limit": 3, "cursor": page1["next_cursor"]},
+        headers=clinician.headers,
+    ).json()
+    assert len(page1["items"]) == 3 and [i["display_name"] for i in page2["items"]] == ["Dee Flat"]
+    assert page2["next_cursor"] is None
+
+
+def test_the_patient_list_takes_the_same_queries_for_one_patient_or_many(
+    client: TestClient,
+    clinician: Account,
+    make_account: Callable[..., Account],
+    statements: list[str],
+) -> None:
+    def queries_for_list() -> int:
+        statements.clear()
+        assert client.get("/v1/patients", headers=clinician.headers).status_code == 200
+        return len(statements)
+
+    first = make_account("patient")
+    link(client, clinician, first)
+    course(client, first, day(-3))
+    one = queries_for_list()
+    for _ in range(6):
+        who = make_account("patient")
+        link(client, clinician, who)
+        course(client, who, day(-3))
+        write_entry(client, who, day(0), 4)
+    assert queries_for_list() == one <= 6
+
+
+def test_only_clinicians_have_a_patient_list(client: TestClient, patient: Account) -> None:
+    assert_problem(client.get("/v1/patients", headers=patient.headers), 403)
+    assert_problem(client.get("/v1/patients"), 401)
+
+
+def test_json_report(client: TestClient, patient: Account, clinician: Account) -> None:
+    course_id = course(client, patient, day(-14))
+    for n in (-20, -19, -18):
+        write_entry(client, patient, day(n, "Europe/Berlin"), 8)
+    for n in (-2, -1, 0):
+        write_entry(client, patient, day(n, "Europe/Berlin"), 4, notes=f"day {n}")
+    write_entry(client, patient, day(-40, "Europe/Berlin"), 9)  # not recent
+    session = {
+        "course_id": course_id,
+        "occurred_at": f"{day(-14)}T10:00:00+01:00",
+        "pain_before": 7,
+        "pain_after": 4,
+    }
+    assert (
+        client.post("/v1/patients/me/sessions", json=session, headers=patient.headers).status_code
+        == 201
+    )
+    link(client, clinician, patient)
+
+    response = client.get(f"/v1/patients/{patient.id}/report", headers=clinician.headers)
+    assert response.status_code == 200 and response.headers["content-type"] == "application/json"
+    assert response.headers["cache-control"] == "no-store"
+    report = response.json()
+    Report.model_validate(report)
+    assert report["patient"] == {
+        "id": str(patient.id),
+        "display_name": "Pat Patient",
+        "timezone": "Europe/Berlin",
+    }
+    assert report["as_of"] == str(day(0, "Europe/Berlin"))
+    assert len(report["courses"]) == 1
+    summary = report["courses"][0]["summary"]
+    assert report["courses"][0]["course"]["id"] == course_id
+    assert summary["baseline"]["pain_mean"] == 8.0 and summary["current"]["pain_mean"] == 4.0
+    assert summary["reduction_pct"] == 50.0 and summary["category"] == "substantial"
+    assert summary["sessions_completed"] == 1 and summary["mean_relief"] == 3.0
+    assert [e["notes"] for e in report["recent_entries"]] == [
+        "day 0",
+        "day -1",
+        "day -2",
+        None,
+        None,
+        None,
+    ]
+    assert len(report["sessions"]) == 1
+    # The same numbers the course summary endpoint gives.
+    direct = client.get(
+        f"/v1/patients/me/courses/{course_id}/summary", headers=patient.headers
+    ).json()
+    assert direct == summary
+
+    bounded = client.get(
+        "/v1/patients/me/report",
+        params={"from": str(day(0)), "to": str(day(0))},
+        headers=patient.headers,
+    ).json()
+    assert bounded["sessions"] == []
+    assert_problem(
+        client.get(
+            "/v1/patients/me/report",
+            params={"from": str(day(0)), "to": str(day(-1))},
+            headers=patient.headers,
+        ),
+        422,
+        field="from",
+    )
+
+
+def test_csv_export(client: TestClient, patient: Account, clinician: Account) -> None:
+    body = {
+        "recorded_at": "2026-11-20T23:30:00-05:00",
+        "pain": 6,
+        "pain_worst": 8,
+        "sites": [
+            {"region": "neck", "side": "left", "intensity": 6, "qualities": ["aching", "stiff"]},
+            {"region": "head"},
+        ],
+        "sleep_hours": 5.5,
+        "medications": [
+            {"name": "ibuprofen", "dose": 400, "unit": "mg", "kind": "as_needed"},
+            {"name": "amitriptyline", "kind": "preventive"},
+        ],
+        "tags": ["long drive", "weather"],
+        "notes": 'said "ouch", then; =HYPERLINK("x")\nsecond line',
+    }
+    entry_id = "0b6f7a52-2a38-4a4c-9d55-4a3c0d1e2f30"
+    assert (
+        client.put(
+            f"/v1/patients/me/entries/{entry_id}", json=body, headers=patient.headers
+        ).status_code
+        == 201
+    )
+    write_entry(client, patient, dt.date(2026, 11, 18), 3)
+    write_entry(client, patient, dt.date(2026, 11, 25), 2)
+    link(client, clinician, patient)
+
+    response = client.get(
+        f"/v1/patients/{patient.id}/entries.csv",
+        params={"to": "2026-11-22"},
+        headers=clinician.headers,
+    )
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "text/csv; charset=utf-8"
+    rows = list(csv.reader(io.StringIO(response.text)))
+    assert rows[0] == COLUMNS
+    assert [r[2] for r in rows[1:]] == ["2026-11-18", "2026-11-20"]  # oldest first, `to` applied
+    row = dict(zip(COLUMNS, rows[2], strict=True))
+    assert row["id"] == entry_id
+    assert row["recorded_at"] == "2026-11-20T23:30:00-05:00"
+    assert (row["pain"], row["pain_worst"], row["sleep_hours"], row["stress"]) == (
+        "6",
+        "8",
+        "5.5",
+        "",
+    )
+    assert row["sites"] == "neck/left@6:aching+stiff;head"
+    assert row["medications"] == "ibuprofen 400 mg (as_needed);amitriptyline (preventive)"
+    assert row["tags"] == "long drive;weather"
+    assert row["notes"] == body["notes"]  # quoting keeps commas, quotes, newlines
+    assert row["backfilled"] == "true" and row["version"] == "1"
+    assert_problem(
+        client.get(
+            "/v1/patients/me/entries.csv",
+            params={"from": "2026-11-22", "to": "2026-11-01"},
+            headers=patient.headers,
+        ),
+        422,
+    )
+
+
+def test_csv_guards_against_spreadsheet_formulas(client: TestClient, patient: Account) -> None:
+    write_entry(client, patient, dt.date(2026, 11, 18), 3, notes="=1+1", tags=["@home"])
+    rows = list(
+        csv.reader(
+            io.StringIO(client.get("/v1/patients/me/entries.csv", headers=patient.headers).text)
+        )
+    )
+    row = dict(zip(COLUMNS, rows[1], strict=True))
+    assert row["notes"] == "'=1+1" and row["tags"] == "'@home"
+
+
+def test_csv_streams_in_pages(
+    client: TestClient, patient: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import app.diary.export as export
+
+    monkeypatch.setattr(export, "PAGE", 3)
+    for n in range(8):
+        write_entry(client, patient, dt.date(2026, 1, 1) + dt.timedelta(days=n % 4), n % 11)
+    rows = list(
+        csv.reader(
+            io.StringIO(client.get("/v1/patients/me/entries.csv", headers=patient.headers).text)
+        )
+    )
+    assert len(rows) == 9
+    assert len({r[0] for r in rows[1:]}) == 8  # every entry once across pages
+    assert [r[2] for r in rows[1:]] == sorted(r[2] for r in rows[1:])
