@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+from starlette.concurrency import run_in_threadpool
 
 from app.clinicians.schemas import CourseReport, PatientInfo, Report
 from app.clinicians.service import users
@@ -149,7 +150,9 @@ async def fhir_report(
         sessions_to=date_to,
     )
     record = PatientRecord(data.patient.id, data.patient.display_name, data.patient.timezone)
-    return fhir_bundle(record, data.entries, data.sessions, utcnow())
+    # fhir.resources takes ~0.7 s per 1,000 entries: off the event loop, so other requests
+    # are served meanwhile.
+    return await run_in_threadpool(fhir_bundle, record, data.entries, data.sessions, utcnow())
 
 
 async def chart(
