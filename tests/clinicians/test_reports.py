@@ -298,3 +298,55 @@ def test_csv_streams_in_pages(
     assert len(rows) == 9
     assert len({r[0] for r in rows[1:]}) == 8  # every entry once across pages
     assert [r[2] for r in rows[1:]] == sorted(r[2] for r in rows[1:])
+
+
+def test_fhir_report_over_http_validates(
+    client: TestClient, patient: Account, clinician: Account
+) -> None:
+    from fhir.resources.R4B.bundle import Bundle
+
+    entry = {"recorded_at": "2026-11-20T08:30:00+05:45", "pain": 6, "sleep_hours": 6.5, "stress": 3}
+    client.put(f"/v1/patients/me/entries/{uuid.uuid4()}", json=entry, headers=patient.headers)
+    write_entry(client, patient, dt.date(2026, 10, 1), 4)  # outside from/to below
+    session = {
+        "occurred_at": "2026-11-19T17:00:00-05:00",
+        "points": ["li 4", "GB20"],
+        "modality": "acupuncture",
+    }
+    client.post("/v1/patients/me/sessions", json=session, headers=patient.headers)
+    link(client, clinician, patient)
+
+    response = client.get(
+        f"/v1/patients/{patient.id}/report",
+        params={"from": "2026-11-01", "to": "2026-11-30"},
+        headers={**clinician.headers, "Accept": "application/fhir+json"},
+    )
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/fhir+json"
+    bundle = response.json()
+    Bundle.model_validate(bundle)
+    assert bundle["resourceType"] == "Bundle" and bundle["type"] == "collection"
+    resources = [e["resource"] for e in bundle["entry"]]
+    kinds = sorted(r["resourceType"] for r in resources)
+    assert kinds == ["Observation", "Observation", "Observation", "Patient", "Procedure"]
+    full_urls = {e["fullUrl"] for e in bundle["entry"]}
+    for r in resources:
+        if "subject" in r:
+            assert r["subject"]["reference"] in full_urls
+    pain = next(
+        r for r in resources if r.get("code", {}).get("coding", [{}])[0].get("code") == "72514-3"
+    )
+    assert pain["valueInteger"] == 6 and pain["effectiveDateTime"] == "2026-11-20T08:30:00+05:45"
+    sleep = next(
+        r for r in resources if r.get("code", {}).get("coding", [{}])[0].get("code") == "93832-4"
+    )
+    assert sleep["valueQuantity"] == {
+        "value": 6.5,
+        "unit": "h",
+        "system": "http://unitsofmeasure.org",
+        "code": "h",
+    }
+    procedure = next(r for r in resources if r["resourceType"] == "Procedure")
+    assert procedure["status"] == "completed"
+    assert procedure["performedDateTime"] == "2026-11-19T17:00:00-05:00"
+    assert [b["text"] for b in procedure["bodySite"]] == ["LI4", "GB20"]
