@@ -39,6 +39,7 @@ POSTGRES = os.environ.get(
 )
 CONNECTIONS = 32
 PATIENTS = 64
+CLINIC_PATIENTS = 500
 
 
 @dataclass
@@ -205,9 +206,119 @@ async def seed(url: str) -> tuple[list[str], str, str]:
                     tags=["weather"] if n % 4 == 0 else [],
                 ),
             )
+    clinician_token = await seed_clinic(db, passwords, tokens)
     await db.dispose()
     summary_path = f"/v1/patients/me/courses/{course_id}/summary"
-    return access, tokens.issue(year.id, "patient"), summary_path
+    return access, tokens.issue(year.id, "patient"), summary_path, clinician_token
+
+
+async def seed_clinic(db: Database, passwords: object, tokens: AccessTokens) -> str:
+    """A clinician linked to CLINIC_PATIENTS patients, each with a running course and two
+    weeks of entries around its start and today (bulk inserts: this is only the set-up)."""
+    import sqlalchemy as sa
+
+    from app.accounts.models import User
+    from app.clinicians.models import ClinicianLink
+    from app.core.database import table_of
+    from app.courses.models import TreatmentCourse
+    from app.diary.models import DiaryEntry
+    from app.sync.models import ChangeCounter
+
+    now = dt.datetime.now(dt.UTC)
+    today = now.date()
+    password_hash = passwords.hash("bench-password")  # type: ignore[attr-defined]
+    clinician_id = uuid.uuid4()
+    people = [
+        {
+            "id": clinician_id,
+            "email": f"clinic-{clinician_id.hex[:8]}@example.org",
+            "password_hash": password_hash,
+            "role": "clinician",
+            "display_name": "Dr. Bench",
+            "timezone": "UTC",
+            "version": 1,
+            "created_at": now,
+            "updated_at": now,
+        }
+    ]
+    counters, links, courses_rows, entry_rows = [], [], [], []
+    for i in range(CLINIC_PATIENTS):
+        pid = uuid.uuid4()
+        people.append(
+            {
+                "id": pid,
+                "email": f"p{i}-{pid.hex[:8]}@example.org",
+                "password_hash": password_hash,
+                "role": "patient",
+                "display_name": f"Patient {i:03d}",
+                "timezone": "Europe/Berlin",
+                "version": 1,
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
+        counters.append({"patient_id": pid, "position": 100})
+        links.append({"patient_id": pid, "clinician_id": clinician_id, "linked_at": now})
+        start = today - dt.timedelta(days=21 + i % 30)
+        courses_rows.append(
+            {
+                "patient_id": pid,
+                "id": uuid.uuid4(),
+                "name": "Acupuncture",
+                "condition": "neck_pain",
+                "modality": "acupuncture",
+                "start_date": start,
+                "end_date": None,
+                "planned_sessions": 10,
+                "practitioner": None,
+                "pattern": None,
+                "notes": None,
+                "version": 1,
+                "created_at": now,
+                "updated_at": now,
+                "change_position": 1,
+            }
+        )
+        for n, day in enumerate(
+            [start - dt.timedelta(days=k) for k in range(1, 6)]
+            + [today - dt.timedelta(days=k) for k in range(0, 7 - i % 3)]
+        ):
+            entry_rows.append(
+                {
+                    "patient_id": pid,
+                    "id": uuid.uuid4(),
+                    "recorded_at": dt.datetime.combine(day, dt.time(8), dt.UTC),
+                    "recorded_offset_minutes": 60,
+                    "local_date": day,
+                    "pain": (3 + n + i) % 11,
+                    "pain_worst": None,
+                    "sites": [],
+                    "sleep_hours": 7.0,
+                    "sleep_quality": None,
+                    "stress": 4,
+                    "mood": None,
+                    "activity_interference": None,
+                    "enjoyment_interference": None,
+                    "medications": [],
+                    "tags": [],
+                    "notes": None,
+                    "backfilled": False,
+                    "version": 1,
+                    "created_at": now,
+                    "updated_at": now,
+                    "change_position": 2 + n,
+                }
+            )
+    async with db.transaction() as conn:
+        for model, rows in (
+            (User, people),
+            (ChangeCounter, counters),
+            (ClinicianLink, links),
+            (TreatmentCourse, courses_rows),
+            (DiaryEntry, entry_rows),
+        ):
+            await conn.execute(sa.insert(table_of(model)), rows)
+    return tokens.issue(clinician_id, "clinician")
 
 
 @contextmanager
@@ -247,13 +358,14 @@ def bench_backend(backend: str, duration: int) -> Result:
     print(f"\n== {backend}", flush=True)
     with database(backend) as url:
         upgrade(url)
-        access, year_token, summary_path = asyncio.run(seed(url))
+        access, year_token, summary_path, clinician_token = asyncio.run(seed(url))
         env = {"PAINDIARY_DATABASE_URL": url, "PAINDIARY_SECRET_KEY": SECRET}
         with tempfile.NamedTemporaryFile("w", suffix=".tokens", delete=False) as f:
             f.write("\n".join(access) + "\n")
             tokens_file = f.name
         put_env = {"TOKENS_FILE": tokens_file}
         get_env = {"TOKEN": year_token, "BENCH_PATH": summary_path}
+        list_env = {"TOKEN": clinician_token, "BENCH_PATH": "/v1/patients?limit=500&sort=attention"}
 
         with server("bare_app:app", env) as (base, _):
             wrk(base + "/constant", duration=2, connections=CONNECTIONS)
@@ -286,6 +398,15 @@ def bench_backend(backend: str, duration: int) -> Result:
                 env=get_env,
                 latency=True,
             )
+            wrk(base, duration=2, connections=1, script="get_auth.lua", env=list_env)
+            patient_list = wrk(
+                base,
+                duration=duration,
+                connections=1,
+                script="get_auth.lua",
+                env=list_env,
+                latency=True,
+            )
         os.unlink(tokens_file)
 
     for name, run in (
@@ -293,6 +414,7 @@ def bench_backend(backend: str, duration: int) -> Result:
         ("tutorial PUT", tutorial),
         ("service PUT", put),
         ("summary", summary),
+        ("patient list", patient_list),
     ):
         if run["errors"]:
             raise SystemExit(f"{backend}: {name} had {int(run['errors'])} failed requests")
@@ -320,6 +442,12 @@ def bench_backend(backend: str, duration: int) -> Result:
         f"{summary['p50_ms']:.2f} ms",
         f"{summary['p50_ms'] / bare_lat['p50_ms']:.1f}× bare p50",
         "≤ 25×",
+    )
+    result.add(
+        f"clinician patient list, {CLINIC_PATIENTS} linked patients, p50",
+        f"{patient_list['p50_ms']:.2f} ms",
+        f"{patient_list['p50_ms'] / summary['p50_ms']:.1f}× summary p50",
+        "≤ 3×",
     )
     return result
 
