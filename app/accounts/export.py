@@ -8,7 +8,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from app.accounts.schemas import UserOut
-from app.accounts.service import get_user
+from app.accounts.service import get_user, users
+from app.clinicians.service import access_log, links, share_codes
 from app.core.database import Database
 from app.core.records import RecordKind, utcnow
 from app.courses.service import courses
@@ -29,10 +30,48 @@ async def export_patient(db: Database, patient_id: uuid.UUID) -> dict[str, Any]:
             )
             return [kind.public(r).model_dump(mode="json") for r in rows.mappings()]
 
+        clinicians = await conn.execute(
+            sa.select(links.c.clinician_id, links.c.linked_at, users.c.display_name, users.c.email)
+            .join(users, users.c.id == links.c.clinician_id)
+            .where(links.c.patient_id == patient_id)
+            .order_by(links.c.linked_at)
+        )
+        codes = await conn.execute(
+            sa.select(
+                share_codes.c.created_at,
+                share_codes.c.expires_at,
+                share_codes.c.used_at,
+                share_codes.c.used_by,
+            )
+            .where(share_codes.c.patient_id == patient_id)
+            .order_by(share_codes.c.created_at)
+        )
+        log = await conn.execute(
+            sa.select(access_log)
+            .where(access_log.c.patient_id == patient_id)
+            .order_by(access_log.c.at)
+        )
         return {
             "exported_at": utcnow().isoformat(),
             "account": user.model_dump(mode="json"),
             "entries": await all_of(entries),
             "courses": await all_of(courses),
             "sessions": await all_of(sessions),
+            "clinician_links": [_json(r) for r in clinicians.mappings()],
+            "share_codes": [
+                _json(r) for r in codes.mappings()
+            ],  # the codes themselves are not kept
+            "access_log": [_json(r) for r in log.mappings()],
         }
+
+
+def _json(row: Any) -> dict[str, Any]:
+    return {
+        key: value.isoformat()
+        if hasattr(value, "isoformat")
+        else str(value)
+        if isinstance(value, uuid.UUID)
+        else value
+        for key, value in dict(row).items()
+        if key != "patient_id"
+    }

@@ -257,3 +257,20 @@ def test_erasing_a_clinician_removes_links_but_keeps_the_patients_log(
     log = client.get("/v1/patients/me/access-log", headers=patient.headers).json()["items"]
     assert len(log) == 1 and log[0]["actor_display_name"] is None
     assert portal(count_rows, db, table_of(AccessLogEntry), patient_id=patient.id) == 1
+
+
+def test_export_holds_links_codes_and_the_access_log(
+    client: TestClient, patient: Account, clinician: Account
+) -> None:
+    link(client, clinician, patient)
+    client.get(f"/v1/patients/{patient.id}/entries", headers=clinician.headers)
+    export = client.get("/v1/me/export", headers=patient.headers).json()
+    assert [c["clinician_id"] for c in export["clinician_links"]] == [str(clinician.id)]
+    assert export["clinician_links"][0]["email"] == clinician.email
+    assert len(export["share_codes"]) == 1 and export["share_codes"][0]["used_by"] == str(
+        clinician.id
+    )
+    assert "code" not in export["share_codes"][0] and "code_hash" not in export["share_codes"][0]
+    assert [(e["method"], e["path"]) for e in export["access_log"]] == [
+        ("GET", f"/v1/patients/{patient.id}/entries")
+    ]
