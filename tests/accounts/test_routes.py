@@ -628,7 +628,10 @@ def test_export_holds_account_and_every_record(
     assert response.status_code == 200, response.text
     assert response.headers["cache-control"] == "no-store"
     body = response.json()
-    assert set(body) == {"exported_at", "account", "entries", "courses", "sessions"}
+    assert set(body) == {
+        "exported_at", "account", "entries", "courses", "sessions",
+        "clinician_links", "share_codes", "access_log",
+    }  # fmt: skip
     assert body["account"] == client.get("/v1/me", headers=patient.headers).json()
     assert body["entries"] == [records["entry"]]
     assert body["courses"] == [records["course"]]
