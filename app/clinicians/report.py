@@ -29,7 +29,7 @@ from app.sessions.service import sessions
 from app.trends import stats
 from app.trends.service import today_in
 from app.trends.stats import EntryValues
-from app.trends.summaries import CourseFacts, SessionFacts, course_summary
+from app.trends.summaries import CourseFacts, SessionFacts, course_sessions, course_summary
 
 RECENT_DAYS = 28
 CHART_DAYS_WITHOUT_COURSE = 90
@@ -168,20 +168,22 @@ async def chart(
     days = stats.daily_series(_values(e) for e in data.entries)
     if chosen is None:
         start = as_of - dt.timedelta(days=CHART_DAYS_WITHOUT_COURSE - 1)
-        return course_chart_svg(
-            days, start=start, end=as_of, title=f"Daily pain, {start} – {as_of}"
-        )
+        return course_chart_svg(days, start=start, end=as_of, title="Daily pain")
     baseline, _ = stats.baseline_window(days, chosen.start_date)
     start = chosen.start_date - dt.timedelta(days=7)
     end = max(as_of, start)
-    course_sessions = [_session_facts(s) for s in data.sessions if s.course_id == chosen.id]
+    facts = CourseFacts(chosen.id, chosen.start_date, chosen.end_date, chosen.planned_sessions)
+    # The sessions the summary counts, numbered as it numbers them.
+    counted = course_sessions(
+        facts, [_session_facts(s) for s in data.sessions if s.course_id == chosen.id], as_of
+    )
     return course_chart_svg(
         days,
         start=start,
         end=end,
-        sessions=course_sessions,
+        sessions=counted,
         baseline=baseline,
-        title=f"{chosen.name}: daily pain, {start} – {end}",
+        title=chosen.name,
         course_start=chosen.start_date,
     )
 
