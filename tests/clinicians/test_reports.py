@@ -350,3 +350,44 @@ def test_fhir_report_over_http_validates(
     assert procedure["status"] == "completed"
     assert procedure["performedDateTime"] == "2026-11-19T17:00:00-05:00"
     assert [b["text"] for b in procedure["bodySite"]] == ["LI4", "GB20"]
+
+
+def test_chart_over_http_escapes_what_patients_typed(
+    client: TestClient, patient: Account, clinician: Account
+) -> None:
+    import xml.etree.ElementTree as ET
+
+    hostile = '</text><script>alert("x")</script><text>'
+    course_id = str(uuid.uuid4())
+    body = {"name": hostile, "start_date": str(day(-10))}
+    assert (
+        client.put(
+            f"/v1/patients/me/courses/{course_id}", json=body, headers=patient.headers
+        ).status_code
+        == 201
+    )
+    for n in (-12, -11, -9, -8, -1):
+        write_entry(client, patient, day(n), 5)
+    session = {"course_id": course_id, "occurred_at": f"{day(-9)}T10:00:00+00:00"}
+    client.post("/v1/patients/me/sessions", json=session, headers=patient.headers)
+    link(client, clinician, patient)
+
+    response = client.get(f"/v1/patients/{patient.id}/report/chart.svg", headers=clinician.headers)
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "image/svg+xml"
+    assert response.headers["cache-control"] == "no-store"
+    svg = response.text
+    assert "<script" not in svg and "&lt;script&gt;" in svg
+    root = ET.fromstring(svg)  # noqa: S314 (our own output)
+    assert root.tag == "{http://www.w3.org/2000/svg}svg"
+    assert not [el for el in root.iter() if el.tag.endswith("script")]
+    missing = client.get(
+        "/v1/patients/me/report/chart.svg",
+        params={"course_id": str(uuid.uuid4())},
+        headers=patient.headers,
+    )
+    assert_problem(missing, 404)
+    no_course = client.get(
+        f"/v1/patients/{clinician.id}/report/chart.svg", headers=clinician.headers
+    )
+    assert_problem(no_course, 404)
