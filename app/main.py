@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.middleware.gzip import GZipMiddleware
 
 from app.accounts.routes import router as accounts_router
 from app.clinicians.routes import router as clinicians_router
@@ -25,6 +26,7 @@ from app.courses.routes import router as courses_router
 from app.diary.routes import router as diary_router
 from app.health.routes import router as health_router
 from app.sessions.routes import router as sessions_router
+from app.sync.routes import router as sync_router
 from app.trends.routes import router as trends_router
 
 DESCRIPTION = """
@@ -71,6 +73,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.link_attempts = SlidingWindow(
         settings.link_attempts_per_window, settings.rate_limit_window_seconds
     )
+    app.state.write_limits = SlidingWindow(settings.writes_per_minute, 60)
+    app.state.sign_in_limits = SlidingWindow(settings.sign_ins_per_minute, 60)
+    app.state.sign_up_limits = SlidingWindow(settings.sign_ups_per_hour, 3600)
     app.state.passwords = Passwords(
         settings.argon2_memory_kib, settings.argon2_time_cost, settings.argon2_parallelism
     )
@@ -78,6 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(ResponseHeaders)
+    app.add_middleware(GZipMiddleware, minimum_size=settings.gzip_minimum_bytes)
 
     for router in (
         health_router,
@@ -87,6 +93,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         sessions_router,
         trends_router,
         clinicians_router,
+        sync_router,
     ):
         app.include_router(router)
     _add_docs(app)

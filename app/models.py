@@ -6,13 +6,14 @@ from app.core.database import metadata
 from app.courses.models import TreatmentCourse
 from app.diary.models import DiaryEntry
 from app.sessions.models import SessionEvent
-from app.sync.models import ChangeCounter, Tombstone
+from app.sync.models import ChangeCounter, IdempotencyKey, Tombstone
 
 __all__ = [
     "AccessLogEntry",
     "ChangeCounter",
     "ClinicianLink",
     "DiaryEntry",
+    "IdempotencyKey",
     "RefreshToken",
     "SessionEvent",
     "ShareCode",

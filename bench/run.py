@@ -359,7 +359,12 @@ def bench_backend(backend: str, duration: int) -> Result:
     with database(backend) as url:
         upgrade(url)
         access, year_token, summary_path, clinician_token = asyncio.run(seed(url))
-        env = {"PAINDIARY_DATABASE_URL": url, "PAINDIARY_SECRET_KEY": SECRET}
+        # A load test writes far faster than any phone: per-account write limits off.
+        env = {
+            "PAINDIARY_DATABASE_URL": url,
+            "PAINDIARY_SECRET_KEY": SECRET,
+            "PAINDIARY_WRITES_PER_MINUTE": "0",
+        }
         with tempfile.NamedTemporaryFile("w", suffix=".tokens", delete=False) as f:
             f.write("\n".join(access) + "\n")
             tokens_file = f.name

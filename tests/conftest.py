@@ -71,7 +71,15 @@ def backend(database_url: str) -> str:
 
 
 def make_settings(database_url: str, **overrides: Any) -> Settings:
-    values: dict[str, Any] = {"database_url": database_url, "secret_key": SECRET} | overrides
+    """Test settings: per-account and per-address rate limits are off unless a test turns
+    them on (every test client shares one address)."""
+    values: dict[str, Any] = {
+        "database_url": database_url,
+        "secret_key": SECRET,
+        "writes_per_minute": 0,
+        "sign_ins_per_minute": 0,
+        "sign_ups_per_hour": 0,
+    } | overrides
     return Settings(**values)
 
 

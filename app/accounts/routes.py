@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Form, Response, status
+from fastapi import APIRouter, Body, Form, Request, Response, status
 
 from app.accounts import service
 from app.accounts.export import export_patient
@@ -16,6 +16,7 @@ from app.core.deps import (
     PasswordsDep,
     SettingsDep,
     TokensDep,
+    client_address,
 )
 from app.core.errors import BadRequest, Invalid, problem_responses
 
@@ -34,19 +35,23 @@ MergePatch = Annotated[
     "/auth/register",
     status_code=status.HTTP_201_CREATED,
     response_model=UserOut,
-    responses=problem_responses(409, 422),
+    responses=problem_responses(409, 422, 429),
 )
-async def register(data: Registration, db: DbDep, passwords: PasswordsDep) -> UserOut:
+async def register(
+    data: Registration, db: DbDep, passwords: PasswordsDep, request: Request
+) -> UserOut:
+    request.app.state.sign_up_limits.hit(client_address(request))
     return await service.register(db, passwords, data)
 
 
 @router.post(
     "/auth/token",
     response_model=TokenPair,
-    responses=problem_responses(400, 401, 422),
+    responses=problem_responses(400, 401, 422, 429),
     summary="OAuth2 token endpoint (password and refresh_token grants)",
 )
 async def token(
+    request: Request,
     db: DbDep,
     passwords: PasswordsDep,
     tokens: TokensDep,
@@ -57,6 +62,7 @@ async def token(
     refresh_token: Annotated[str | None, Form(max_length=512)] = None,
     scope: Annotated[str, Form(max_length=200)] = "",
 ) -> TokenPair:
+    request.app.state.sign_in_limits.hit(client_address(request))
     if grant_type == "password":
         if not username or not password:
             raise Invalid([(["body", "username"], "username and password are required")])

@@ -17,7 +17,7 @@ from app.clinicians.schemas import (
     ShareCodeOut,
     ShareCodeRequest,
 )
-from app.core.deps import CurrentCaller, CurrentPatient, DbDep, ReadAccess
+from app.core.deps import CurrentCaller, CurrentPatient, DbDep, ReadAccess, client_address
 from app.core.errors import Forbidden, NotFound, problem_responses
 from app.core.fields import CalendarDate
 from app.core.http import ModelResponse
@@ -60,7 +60,7 @@ async def redeem_share_code(
     if caller.role != "clinician":
         raise Forbidden("Only clinician accounts redeem share codes.")
     limits = request.app.state.link_attempts
-    address = request.client.host if request.client else "unknown"
+    address = client_address(request)
     limits.check(f"account:{caller.user_id}")
     limits.check(f"address:{address}")
     try:

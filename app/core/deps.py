@@ -131,6 +131,8 @@ def require(need: Need) -> object:
     async def dependency(
         caller: CurrentCaller, patient_id: PatientIdPath, db: DbDep, request: Request
     ) -> PatientScope:
+        if need is not Need.READ:
+            request.app.state.write_limits.hit(str(caller.user_id))
         return await resolve_patient(db, caller, patient_id, need, request.method, request.url.path)
 
     return Depends(dependency)
@@ -139,3 +141,7 @@ def require(need: Need) -> object:
 ReadAccess = Annotated[PatientScope, require(Need.READ)]
 DiaryWriteAccess = Annotated[PatientScope, require(Need.WRITE_DIARY)]
 CareWriteAccess = Annotated[PatientScope, require(Need.WRITE_CARE)]
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"

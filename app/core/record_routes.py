@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Annotated, Any
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Body, Depends, Query, Request, Response, status
+from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response, status
 from pydantic import BaseModel
 
 from app.core import records
@@ -18,8 +18,16 @@ from app.core.errors import Invalid, problem_responses
 from app.core.fields import CalendarDate
 from app.core.http import ModelResponse, Preconditions, etag, preconditions
 from app.core.pagination import CursorParam, LimitParam, Page
+from app.sync.idempotency import idempotent
 
 PreDep = Annotated[Preconditions, Depends(preconditions)]
+IdempotencyKeyHeader = Annotated[
+    str | None,
+    Header(
+        description="Makes a POST safe to retry: the same key and request within 24 h get "
+        "the first response again; the same key with another request is 422."
+    ),
+]
 DateFrom = Annotated[
     CalendarDate | None, Query(alias="from", description="First date (YYYY-MM-DD), inclusive.")
 ]
@@ -59,7 +67,7 @@ def add_record_routes(
         summary=f"Create or replace a {label} at a client-chosen id",
         responses={
             201: {"model": out_schema, "description": "Created"},
-            **problem_responses(401, 403, 404, 412, 422),
+            **problem_responses(401, 403, 404, 412, 422, 429),
         },
     )
     async def put(
@@ -83,23 +91,27 @@ def add_record_routes(
         status_code=status.HTTP_201_CREATED,
         name=f"create_{kind.name}",
         summary=f"Create a {label} with a server-chosen id",
-        responses=problem_responses(401, 403, 404, 422),
+        responses=problem_responses(401, 403, 404, 409, 412, 422, 429),
     )
     async def create(
         body: InBody,
         scope: Annotated[PatientScope, write_access],
         db: DbDep,
         request: Request,
+        idempotency_key: IdempotencyKeyHeader = None,
     ) -> Any:
-        record_id = body.id or uuid.uuid4()  # type: ignore[attr-defined]
-        result = await records.put_record(
-            db, kind, scope.patient_id, record_id, body, Preconditions(None, "*")
-        )
-        headers = {
-            "ETag": etag(result.version),
-            "Location": f"{request.url.path.rstrip('/')}/{record_id}",
-        }
-        return ModelResponse(result.record, status.HTTP_201_CREATED, headers=headers)
+        async def produce() -> Response:
+            record_id = body.id or uuid.uuid4()  # type: ignore[attr-defined]
+            result = await records.put_record(
+                db, kind, scope.patient_id, record_id, body, Preconditions(None, "*")
+            )
+            headers = {
+                "ETag": etag(result.version),
+                "Location": f"{request.url.path.rstrip('/')}/{record_id}",
+            }
+            return ModelResponse(result.record, status.HTTP_201_CREATED, headers=headers)
+
+        return await idempotent(db, scope.caller.user_id, idempotency_key, request, produce)
 
     @router.get(
         f"{base}/{{record_id}}",
@@ -125,7 +137,7 @@ def add_record_routes(
         response_model=out_schema,
         name=f"patch_{kind.name}",
         summary=f"Change some fields of a {label} (JSON merge patch)",
-        responses=problem_responses(401, 403, 404, 412, 422),
+        responses=problem_responses(401, 403, 404, 412, 422, 429),
     )
     async def patch(
         record_id: uuid.UUID,
@@ -148,7 +160,7 @@ def add_record_routes(
         status_code=status.HTTP_204_NO_CONTENT,
         name=f"delete_{kind.name}",
         summary=f"Delete a {label} (a tombstone stays for sync)",
-        responses=problem_responses(401, 403, 404, 412),
+        responses=problem_responses(401, 403, 404, 412, 429),
     )
     async def delete(
         record_id: uuid.UUID,

@@ -252,12 +252,16 @@ async def _save(
     pre: Preconditions | None,
 ) -> WriteResult[OutT]:
     current = None if existing is None else existing["version"]
-    if pre is not None and not pre.match_ok(current):
-        if current is None:
-            raise PreconditionFailed(f"No {kind.label} with id {record_id} to update.")
-        raise PreconditionFailed(_stale(kind, current))
     now = utcnow()
     values = await kind.prepare(conn, patient_id, body, existing, now)
+    unchanged = existing is not None and all(existing[k] == v for k, v in values.items())
+    if pre is not None and not pre.match_ok(current):
+        # RFC 9110 §13.1.1: a retried If-Match write whose change is already stored (the
+        # response was lost) may succeed; If-None-Match (create only) may not.
+        if not (unchanged and pre.if_none_match is None):
+            if current is None:
+                raise PreconditionFailed(f"No {kind.label} with id {record_id} to update.")
+            raise PreconditionFailed(_stale(kind, current))
     table = kind.table
     if existing is None:
         buried = await sync.take_tombstone(conn, patient_id, kind.name, record_id)
@@ -272,7 +276,7 @@ async def _save(
         }
         await conn.execute(sa.insert(table).values(row))
         return WriteResult(kind.public(row), row["version"], "created")
-    if all(existing[name] == value for name, value in values.items()):
+    if unchanged:
         return WriteResult(kind.public(existing), existing["version"], "unchanged")
     changes = {
         **values,

@@ -36,6 +36,14 @@ class Settings(BaseSettings):
     #: window (0 turns the limit off).
     link_attempts_per_window: int = Field(default=10, ge=0)
     rate_limit_window_seconds: float = Field(default=900, gt=0)
+    #: Writes of patient records per account per minute (0 = off).
+    writes_per_minute: int = Field(default=600, ge=0)
+    #: Token requests (sign-in, refresh) per client address per minute (0 = off).
+    sign_ins_per_minute: int = Field(default=30, ge=0)
+    #: Registrations per client address per hour (0 = off).
+    sign_ups_per_hour: int = Field(default=20, ge=0)
+    #: Responses larger than this are gzip-compressed for clients that accept it.
+    gzip_minimum_bytes: int = Field(default=1024, ge=0)
 
     db_pool_size: int = Field(default=10, ge=1)
     db_max_overflow: int = Field(default=10, ge=0)

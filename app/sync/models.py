@@ -43,3 +43,24 @@ class Tombstone(SQLModel, table=True):
     version: int = Field(sa_column=sa.Column(sa.Integer, nullable=False))
     change_position: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False))
     deleted_at: dt.datetime = Field(sa_column=sa.Column(UTCDateTime, nullable=False))
+
+
+class IdempotencyKey(SQLModel, table=True):
+    """The response to a POST sent with an ``Idempotency-Key``, replayed to its retries."""
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (sa.Index(None, "created_at"),)
+
+    user_id: uuid.UUID = Field(
+        sa_column=sa.Column(
+            sa.Uuid, sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+        )
+    )
+    key: str = Field(sa_column=sa.Column(sa.String(255), primary_key=True))
+    #: SHA-256 of method, path, query and body: a reused key must carry the same request.
+    fingerprint: str = Field(sa_column=sa.Column(sa.String(64), nullable=False))
+    #: Null while the first request is still being processed.
+    status_code: int | None = Field(default=None, sa_column=sa.Column(sa.SmallInteger))
+    body: bytes | None = Field(default=None, sa_column=sa.Column(sa.LargeBinary))
+    headers: dict[str, str] | None = Field(default=None, sa_column=sa.Column(sa.JSON))
+    created_at: dt.datetime = Field(sa_column=sa.Column(UTCDateTime, nullable=False))

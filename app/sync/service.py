@@ -23,8 +23,9 @@ async def create_counter(conn: AsyncConnection, patient_id: uuid.UUID) -> None:
     await conn.execute(sa.insert(counters).values(patient_id=patient_id, position=0))
 
 
-async def next_change_position(conn: AsyncConnection, patient_id: uuid.UUID) -> int:
-    """Take the patient's next change position; holds the patient's write lock until commit.
+async def next_change_position(conn: AsyncConnection, patient_id: uuid.UUID, count: int = 1) -> int:
+    """Take the patient's next change position (or ``count`` of them: the last is returned);
+    holds the patient's write lock until commit.
 
     Raises NotFound when the patient no longer exists (an erased account's stale token).
     """
@@ -32,7 +33,7 @@ async def next_change_position(conn: AsyncConnection, patient_id: uuid.UUID) -> 
         await conn.execute(
             sa.update(counters)
             .where(counters.c.patient_id == patient_id)
-            .values(position=counters.c.position + 1)
+            .values(position=counters.c.position + count)
             .returning(counters.c.position)
         )
     ).scalar_one_or_none()
@@ -101,6 +102,31 @@ async def take_tombstone(
             .returning(tombstones.c.version)
         )
     ).scalar_one_or_none()
+
+
+async def tombstone_versions(
+    conn: AsyncConnection, patient_id: uuid.UUID, kind: str, record_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, int]:
+    rows = await conn.execute(
+        sa.select(tombstones.c.id, tombstones.c.version).where(
+            tombstones.c.patient_id == patient_id,
+            tombstones.c.kind == kind,
+            tombstones.c.id.in_(record_ids),
+        )
+    )
+    return {row.id: row.version for row in rows}
+
+
+async def drop_tombstones(
+    conn: AsyncConnection, patient_id: uuid.UUID, kind: str, record_ids: list[uuid.UUID]
+) -> None:
+    await conn.execute(
+        sa.delete(tombstones).where(
+            tombstones.c.patient_id == patient_id,
+            tombstones.c.kind == kind,
+            tombstones.c.id.in_(record_ids),
+        )
+    )
 
 
 async def find_tombstone(

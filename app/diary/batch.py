@@ -1,0 +1,192 @@
+"""POST …/entries/batch: up to 500 entries from a phone that was offline, each standing or
+falling alone, written in a fixed number of statements whatever the batch size."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal
+
+import sqlalchemy as sa
+from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError
+
+from app.core.database import Database
+from app.core.errors import Invalid, validation_errors
+from app.core.records import utcnow
+from app.diary.schemas import EntryIn
+from app.diary.service import entries
+from app.sync import service as sync
+
+MAX_ITEMS = 500
+Status = Literal["created", "updated", "unchanged", "conflict", "invalid"]
+
+
+class BatchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    items: list[dict[str, Any]] = Field(
+        max_length=MAX_ITEMS,
+        description="Entries, each with its `id` and optionally `if_version` (the version "
+        "the phone last saw; the write is refused as `conflict` if the entry moved on).",
+    )
+
+
+class BatchItemError(BaseModel):
+    loc: list[str | int]
+    msg: str
+
+
+class BatchResult(BaseModel):
+    id: uuid.UUID | None
+    status: Status
+    version: int | None = None
+    errors: list[BatchItemError] | None = None
+
+
+class BatchResponse(BaseModel):
+    results: list[BatchResult]
+
+
+class _Item(EntryIn):
+    id: uuid.UUID  # required in a batch
+    if_version: Annotated[int, Strict(), Field(ge=0)] | None = None
+
+
+@dataclass
+class _Plan:
+    created: list[dict[str, Any]] = field(default_factory=list)
+    updated: list[dict[str, Any]] = field(default_factory=list)
+    revived: set[uuid.UUID] = field(default_factory=set)
+
+
+async def write_batch(
+    db: Database, patient_id: uuid.UUID, raw_items: list[dict[str, Any]]
+) -> list[BatchResult]:
+    """Apply the items in order (a later item with the same id sees the earlier one)."""
+    results: list[BatchResult | None] = [None] * len(raw_items)
+    parsed: list[tuple[int, _Item]] = []
+    for index, raw in enumerate(raw_items):
+        try:
+            parsed.append((index, _Item.model_validate(raw)))
+        except ValidationError as exc:
+            raw_id = raw.get("id") if isinstance(raw, dict) else None
+            results[index] = BatchResult(
+                id=_uuid_or_none(raw_id),
+                status="invalid",
+                errors=[BatchItemError(**e) for e in validation_errors(exc)],
+            )
+    if parsed:
+        await _apply(db, patient_id, parsed, results)
+    return [r for r in results if r is not None]
+
+
+async def _apply(
+    db: Database,
+    patient_id: uuid.UUID,
+    parsed: list[tuple[int, _Item]],
+    results: list[BatchResult | None],
+) -> None:
+    """The last valid item for an id is the one applied; earlier ones with that id were
+    superseded on the phone and report its outcome. An item whose content is already
+    stored is ``unchanged`` whatever its ``if_version`` (it was applied before: a replay)."""
+    table = entries.table
+    last_for: dict[uuid.UUID, int] = {item.id: index for index, item in parsed}
+    applied = [(index, item) for index, item in parsed if last_for[item.id] == index]
+    ids = list(last_for)
+    now = utcnow()
+    async with db.transaction() as conn:
+        # Reserve one change position per applied item; gaps (unchanged items) are harmless.
+        last = await sync.next_change_position(conn, patient_id, count=len(applied))
+        positions = iter(range(last - len(applied) + 1, last + 1))
+        stored = {
+            row["id"]: dict(row)
+            for row in (
+                await conn.execute(
+                    sa.select(table)
+                    .where(table.c.patient_id == patient_id, table.c.id.in_(ids))
+                    .with_for_update()
+                )
+            ).mappings()
+        }
+        buried = await sync.tombstone_versions(conn, patient_id, entries.name, ids)
+        plan = _Plan()
+        for index, item in applied:
+            position = next(positions)
+            try:
+                results[index] = await _plan_item(
+                    conn, patient_id, item, stored.get(item.id), buried, position, now, plan
+                )
+            except Invalid as exc:
+                results[index] = BatchResult(
+                    id=item.id,
+                    status="invalid",
+                    errors=[BatchItemError(loc=e["loc"], msg=e["msg"]) for e in exc.errors],
+                )
+        await _write(conn, patient_id, plan)
+    for index, item in parsed:
+        if results[index] is None:  # superseded by a later item with the same id
+            results[index] = results[last_for[item.id]]
+
+
+async def _plan_item(
+    conn: Any,
+    patient_id: uuid.UUID,
+    item: _Item,
+    current: dict[str, Any] | None,
+    buried: dict[uuid.UUID, int],
+    position: int,
+    now: Any,
+    plan: _Plan,
+) -> BatchResult:
+    version = current["version"] if current else None
+    values = await entries.prepare(conn, patient_id, item, current, now)  # type: ignore[arg-type]
+    if current is not None and all(current[k] == v for k, v in values.items()):
+        return BatchResult(id=item.id, status="unchanged", version=version)
+    if item.if_version is not None and item.if_version != (version or 0):
+        return BatchResult(id=item.id, status="conflict", version=version)
+    if current is None:
+        first = buried.get(item.id, 0) + 1
+        if first > 1:
+            plan.revived.add(item.id)
+        row = {**values, "patient_id": patient_id, "id": item.id, "version": first}
+        row |= {"created_at": now, "updated_at": now, "change_position": position}
+        plan.created.append(row)
+        return BatchResult(id=item.id, status="created", version=first)
+    current.update(values)
+    current.update(version=current["version"] + 1, updated_at=now, change_position=position)
+    plan.updated.append(current)
+    return BatchResult(id=item.id, status="updated", version=current["version"])
+
+
+async def _write(conn: Any, patient_id: uuid.UUID, plan: _Plan) -> None:
+    table = entries.table
+    if plan.revived:
+        await sync.drop_tombstones(conn, patient_id, entries.name, list(plan.revived))
+    if plan.created:
+        await conn.execute(sa.insert(table), plan.created)
+    if plan.updated:
+        columns = [
+            c.name for c in table.columns if c.name not in ("patient_id", "id", "created_at")
+        ]
+        statement = (
+            sa.update(table)
+            .where(
+                table.c.patient_id == sa.bindparam("b_patient_id"),
+                table.c.id == sa.bindparam("b_id"),
+            )
+            .values({name: sa.bindparam(f"b_{name}") for name in columns})
+        )
+        await conn.execute(
+            statement,
+            [
+                {f"b_{name}": row[name] for name in [*columns, "patient_id", "id"]}
+                for row in plan.updated
+            ],
+        )
+
+
+def _uuid_or_none(value: Any) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
