@@ -23,6 +23,7 @@ from app.core.ratelimit import SlidingWindow
 from app.core.security import AccessTokens, Passwords
 from app.core.settings import Settings, get_settings
 from app.courses.routes import router as courses_router
+from app.diary.batch import BatchItem
 from app.diary.routes import router as diary_router
 from app.health.routes import router as health_router
 from app.sessions.routes import router as sessions_router
@@ -123,23 +124,20 @@ def _add_docs(app: FastAPI) -> None:
 
 
 def _register_problem_schema(app: FastAPI) -> None:
+    """Add the models that routes answer or accept without naming them to FastAPI."""
     original = app.openapi
+    extra_models = (Problem, BatchItem)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema:
             return app.openapi_schema
         schema = original()
         components = schema.setdefault("components", {}).setdefault("schemas", {})
-        components.setdefault(
-            "Problem", Problem.model_json_schema(ref_template="#/components/schemas/{model}")
-        )
-        for name, sub in (
-            Problem.model_json_schema(ref_template="#/components/schemas/{model}")
-            .get("$defs", {})
-            .items()
-        ):
-            components.setdefault(name, sub)
-        components["Problem"].pop("$defs", None)
+        for model in extra_models:
+            generated = model.model_json_schema(ref_template="#/components/schemas/{model}")
+            for name, sub in generated.pop("$defs", {}).items():
+                components.setdefault(name, sub)
+            components.setdefault(model.__name__, generated)
         app.openapi_schema = schema
         return schema
 

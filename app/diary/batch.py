@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError, WithJsonSchema
 
 from app.core.database import Database
 from app.core.errors import Invalid, validation_errors
@@ -21,14 +21,30 @@ MAX_ITEMS = 500
 Status = Literal["created", "updated", "unchanged", "conflict", "invalid"]
 
 
+class BatchItem(EntryIn):
+    """An entry in a batch: its ``id`` is required; ``if_version`` is the version the phone
+    last saw (0 = "only if it does not exist"); a write over a newer version is a
+    ``conflict``."""
+
+    id: uuid.UUID  # required in a batch
+    if_version: Annotated[int, Strict(), Field(ge=0)] | None = None
+
+
 class BatchRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    items: list[dict[str, Any]] = Field(
-        max_length=MAX_ITEMS,
-        description="Entries, each with its `id` and optionally `if_version` (the version "
-        "the phone last saw; the write is refused as `conflict` if the entry moved on).",
-    )
+    # Items are checked one by one (a bad item is reported, not fatal), so any JSON value
+    # is taken here; the documented shape of an item is BatchItem.
+    items: Annotated[
+        list[Any],
+        WithJsonSchema(
+            {
+                "type": "array",
+                "maxItems": MAX_ITEMS,
+                "items": {"$ref": "#/components/schemas/BatchItem"},
+            }
+        ),
+    ] = Field(max_length=MAX_ITEMS)
 
 
 class BatchItemError(BaseModel):
@@ -47,11 +63,6 @@ class BatchResponse(BaseModel):
     results: list[BatchResult]
 
 
-class _Item(EntryIn):
-    id: uuid.UUID  # required in a batch
-    if_version: Annotated[int, Strict(), Field(ge=0)] | None = None
-
-
 @dataclass
 class _Plan:
     created: list[dict[str, Any]] = field(default_factory=list)
@@ -64,10 +75,10 @@ async def write_batch(
 ) -> list[BatchResult]:
     """Apply the items in order (a later item with the same id sees the earlier one)."""
     results: list[BatchResult | None] = [None] * len(raw_items)
-    parsed: list[tuple[int, _Item]] = []
+    parsed: list[tuple[int, BatchItem]] = []
     for index, raw in enumerate(raw_items):
         try:
-            parsed.append((index, _Item.model_validate(raw)))
+            parsed.append((index, BatchItem.model_validate(raw)))
         except ValidationError as exc:
             raw_id = raw.get("id") if isinstance(raw, dict) else None
             results[index] = BatchResult(
@@ -83,7 +94,7 @@ async def write_batch(
 async def _apply(
     db: Database,
     patient_id: uuid.UUID,
-    parsed: list[tuple[int, _Item]],
+    parsed: list[tuple[int, BatchItem]],
     results: list[BatchResult | None],
 ) -> None:
     """The last valid item for an id is the one applied; earlier ones with that id were
@@ -131,7 +142,7 @@ async def _apply(
 async def _plan_item(
     conn: Any,
     patient_id: uuid.UUID,
-    item: _Item,
+    item: BatchItem,
     current: dict[str, Any] | None,
     buried: dict[uuid.UUID, int],
     position: int,
