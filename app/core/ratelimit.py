@@ -68,5 +68,8 @@ class SlidingWindow:
     def _sweep(self) -> None:
         for key in list(self._events):
             self._recent(key)
-        while len(self._events) >= self.MAX_KEYS:  # still full: forget the oldest keys
-            self._events.pop(next(iter(self._events)))
+        if len(self._events) >= self.MAX_KEYS:
+            # Still full of live keys: forget the oldest tenth at once, so that the next
+            # new keys do not each pay for a full scan.
+            for key in list(self._events)[: max(1, self.MAX_KEYS // 10)]:
+                del self._events[key]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import secrets
 import uuid
 from collections.abc import Awaitable, Callable
 
@@ -19,6 +20,11 @@ from app.sync.models import IdempotencyKey
 
 keys = table_of(IdempotencyKey)
 LIFETIME = dt.timedelta(hours=24)
+#: A first request that has not answered in this time died with its process: take over.
+ABANDONED_AFTER = dt.timedelta(seconds=60)
+#: About one claim in this many also purges every user's expired keys (they hold responses,
+#: which may hold health data: they must not outlive their 24 hours by much).
+PURGE_EVERY = 200
 REPLAYED_HEADERS = ("content-type", "location", "etag")
 
 
@@ -84,9 +90,11 @@ async def _claim(
     """Reserve the key for this request, or answer from its first use."""
     try:
         async with db.transaction() as conn:
-            await conn.execute(
-                sa.delete(keys).where(keys.c.user_id == user_id, keys.c.created_at < now - LIFETIME)
-            )
+            expired = keys.c.created_at < now - LIFETIME
+            if secrets.randbelow(PURGE_EVERY) == 0:
+                await conn.execute(sa.delete(keys).where(expired))
+            else:
+                await conn.execute(sa.delete(keys).where(keys.c.user_id == user_id, expired))
             row = (
                 (
                     await conn.execute(
@@ -110,6 +118,21 @@ async def _claim(
             [(["header", "Idempotency-Key"], "was already used with a different request")]
         )
     if row["status_code"] is None:
+        if row["created_at"] >= now - ABANDONED_AFTER:
+            raise Conflict("A request with this Idempotency-Key is still being processed.")
+        async with db.transaction() as conn:  # its process died: this request takes over
+            taken = await conn.execute(
+                sa.update(keys)
+                .where(
+                    keys.c.user_id == user_id,
+                    keys.c.key == key,
+                    keys.c.status_code.is_(None),
+                    keys.c.created_at == row["created_at"],
+                )
+                .values(created_at=now)
+            )
+        if taken.rowcount == 1:
+            return None
         raise Conflict("A request with this Idempotency-Key is still being processed.")
     return Response(
         content=row["body"],

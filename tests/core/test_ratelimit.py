@@ -1,0 +1,324 @@
+"""Rate limits: the sliding window itself (with a fake clock), and the sign-in, sign-up and
+write limits of an app built with them on (the shared test client has them off)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from app.accounts.models import User
+from app.core.database import Database, table_of
+from app.core.ratelimit import SlidingWindow, TooManyRequests
+from app.diary.models import DiaryEntry
+from app.main import create_app
+from tests.conftest import PASSWORD, Account, assert_problem, count_rows, make_settings
+
+ENTRIES = table_of(DiaryEntry)
+USERS = table_of(User)
+ENTRY = {"recorded_at": "2026-11-20T08:30:00+01:00", "pain": 4}
+
+
+class FakeClock:
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def assert_limited(call: Callable[[], Any], retry_after: int) -> TooManyRequests:
+    with pytest.raises(TooManyRequests) as raised:
+        call()
+    error = raised.value
+    assert (error.status, error.slug) == (429, "too-many-requests")
+    assert error.headers == {"Retry-After": str(retry_after)}
+    assert error.detail == f"Too many requests; try again in {retry_after} s."
+    return error
+
+
+# --- SlidingWindow ------------------------------------------------------------------------
+
+
+def test_the_event_over_the_limit_is_refused() -> None:
+    clock = FakeClock()
+    window = SlidingWindow(3, 60, clock)
+
+    for step in range(3):
+        clock.now = 1000.0 + 10 * step
+        window.hit("a")
+
+    clock.now = 1030.0
+    assert_limited(lambda: window.hit("a"), retry_after=30)  # the first event ends at 1060
+    assert_limited(lambda: window.check("a"), retry_after=30)
+
+
+def test_keys_are_counted_apart() -> None:
+    window = SlidingWindow(1, 60, FakeClock())
+    window.hit("a")
+
+    window.hit("b")
+    window.check("c")
+
+    assert_limited(lambda: window.hit("a"), retry_after=60)
+    assert_limited(lambda: window.hit("b"), retry_after=60)
+
+
+def test_events_older_than_the_window_are_forgotten() -> None:
+    clock = FakeClock(0.0)
+    window = SlidingWindow(2, 60, clock)
+    window.hit("a")  # t=0
+    clock.now = 30.0
+    window.hit("a")  # t=30
+
+    clock.now = 59.5
+    assert_limited(lambda: window.hit("a"), retry_after=1)  # 0.5 s left, rounded up
+    clock.now = 60.0  # the event at t=0 has left the window
+    window.hit("a")
+    assert_limited(lambda: window.hit("a"), retry_after=30)  # now t=30 is the oldest
+    clock.now = 90.0
+    window.check("a")
+    window.hit("a")
+    assert_limited(lambda: window.hit("a"), retry_after=30)
+
+
+def test_retry_after_is_whole_seconds_rounded_up() -> None:
+    clock = FakeClock(0.0)
+    window = SlidingWindow(1, 60, clock)
+    window.hit("a")
+
+    for now, expected in [(0.0, 60), (0.5, 60), (1.0, 59), (20.25, 40), (59.99, 1)]:
+        clock.now = now
+        assert_limited(lambda: window.hit("a"), retry_after=expected)
+
+
+def test_check_does_not_count() -> None:
+    window = SlidingWindow(2, 60, FakeClock())
+
+    for _ in range(10):
+        window.check("a")
+    window.hit("a")
+    window.check("a")
+    window.hit("a")
+
+    assert_limited(lambda: window.check("a"), retry_after=60)
+
+
+def test_a_refused_hit_is_not_counted() -> None:
+    clock = FakeClock(0.0)
+    window = SlidingWindow(1, 60, clock)
+    window.hit("a")
+    clock.now = 50.0
+    assert_limited(lambda: window.hit("a"), retry_after=10)
+
+    clock.now = 60.0  # had the refused hit at t=50 counted, this would still be refused
+    window.hit("a")
+
+
+@pytest.mark.parametrize("limit", [0, -1])
+def test_a_limit_of_zero_is_off(limit: int) -> None:
+    window = SlidingWindow(limit, 60, FakeClock())
+
+    for _ in range(1000):
+        window.hit("a")
+        window.check("a")
+
+    assert window._events == {}
+
+
+def test_the_number_of_keys_is_bounded() -> None:
+    clock = FakeClock(0.0)
+    window = SlidingWindow(1, 60, clock)
+    window.MAX_KEYS = 3
+    for key in ("a", "b", "c"):
+        window.hit(key)
+
+    clock.now = 1.0
+    window.hit("d")  # full, nothing expired: the oldest key ("a") is forgotten
+
+    assert list(window._events) == ["b", "c", "d"]
+    window.hit("a")  # forgotten, so allowed again; "b" makes room
+    assert list(window._events) == ["c", "d", "a"]
+    assert_limited(lambda: window.hit("c"), retry_after=59)  # kept keys are still counted
+    assert_limited(lambda: window.hit("d"), retry_after=60)
+
+
+def test_a_full_table_drops_expired_keys_first() -> None:
+    clock = FakeClock(0.0)
+    window = SlidingWindow(2, 60, clock)
+    window.MAX_KEYS = 3
+    window.hit("a")  # t=0
+    clock.now = 10.0
+    window.hit("b")  # t=10
+    clock.now = 50.0
+    window.hit("a")  # t=50: "a" stays live, though it was seen first
+    clock.now = 55.0
+    window.hit("c")  # t=55
+
+    clock.now = 75.0
+    window.hit("d")  # "b" has expired: it goes, and no live key is dropped
+
+    assert list(window._events) == ["a", "c", "d"]
+    window.hit("a")
+    assert_limited(lambda: window.hit("a"), retry_after=35)  # its t=50 event ends at 110
+
+
+def test_the_default_bound_is_100000_keys() -> None:
+    assert SlidingWindow.MAX_KEYS == 100_000
+    clock = FakeClock(0.0)
+    window = SlidingWindow(1, 60, clock)
+    for n in range(SlidingWindow.MAX_KEYS + 10):
+        window.hit(str(n))
+
+    # Full of live keys: the oldest tenth is forgotten at once, the newest are kept.
+    assert len(window._events) == SlidingWindow.MAX_KEYS - SlidingWindow.MAX_KEYS // 10 + 10
+    assert str(SlidingWindow.MAX_KEYS + 9) in window._events
+    assert "0" not in window._events and str(SlidingWindow.MAX_KEYS // 10 - 1) not in window._events
+    assert str(SlidingWindow.MAX_KEYS // 10) in window._events
+
+
+# --- through HTTP -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def limited_app(database_url: str) -> Iterator[Callable[..., TestClient]]:
+    """``limited_app(**limits)``: a TestClient of an app with these settings, on the shared
+    database (so accounts made by ``make_account`` work there)."""
+    with ExitStack() as stack:
+
+        def build(**limits: Any) -> TestClient:
+            app = create_app(make_settings(database_url, **limits))
+            return stack.enter_context(TestClient(app))
+
+        yield build
+
+
+def sign_in(c: TestClient, email: str, password: str = PASSWORD) -> httpx.Response:
+    return c.post(
+        "/v1/auth/token", data={"grant_type": "password", "username": email, "password": password}
+    )
+
+
+def assert_too_many(response: httpx.Response, window_seconds: int) -> None:
+    assert_problem(response, 429)
+    retry_after = response.headers["retry-after"]
+    assert retry_after.isdigit(), retry_after
+    assert 1 <= int(retry_after) <= window_seconds
+
+
+def test_the_third_token_request_in_a_minute_is_429(
+    limited_app: Callable[..., TestClient], make_account: Callable[..., Account]
+) -> None:
+    account = make_account("patient")
+    c = limited_app(sign_ins_per_minute=2)
+
+    good = sign_in(c, account.email)
+    wrong = sign_in(c, account.email, "not the password")
+    blocked = sign_in(c, account.email)
+
+    assert good.status_code == 200 and good.json()["token_type"] == "bearer"
+    assert_problem(wrong, 401)  # failures count too
+    assert_too_many(blocked, 60)
+    assert "access_token" not in blocked.json()
+
+
+def test_refresh_grants_count_as_token_requests(
+    limited_app: Callable[..., TestClient], make_account: Callable[..., Account]
+) -> None:
+    account = make_account("patient")
+    c = limited_app(sign_ins_per_minute=2)
+    pair = sign_in(c, account.email).json()
+
+    refreshed = c.post(
+        "/v1/auth/token",
+        data={"grant_type": "refresh_token", "refresh_token": pair["refresh_token"]},
+    )
+    blocked = c.post(
+        "/v1/auth/token",
+        data={"grant_type": "refresh_token", "refresh_token": refreshed.json()["refresh_token"]},
+    )
+
+    assert refreshed.status_code == 200
+    assert_too_many(blocked, 60)
+
+
+def test_the_second_sign_up_in_an_hour_is_429_and_stores_nobody(
+    limited_app: Callable[..., TestClient],
+    db: Database,
+    portal: Callable[..., Any],
+) -> None:
+    c = limited_app(sign_ups_per_hour=1)
+    first_email = f"first-{uuid.uuid4().hex[:8]}@example.org"
+    second_email = f"second-{uuid.uuid4().hex[:8]}@example.org"
+
+    first = c.post(
+        "/v1/auth/register",
+        json={"email": first_email, "password": PASSWORD, "role": "patient"},
+    )
+    second = c.post(
+        "/v1/auth/register",
+        json={"email": second_email, "password": PASSWORD, "role": "patient"},
+    )
+
+    assert first.status_code == 201
+    assert_too_many(second, 3600)
+    assert portal(count_rows, db, USERS, email=first_email) == 1
+    assert portal(count_rows, db, USERS, email=second_email) == 0
+
+
+def test_the_fourth_write_in_a_minute_is_429_and_not_stored(
+    limited_app: Callable[..., TestClient],
+    make_account: Callable[..., Account],
+    db: Database,
+    portal: Callable[..., Any],
+) -> None:
+    account = make_account("patient")
+    other = make_account("patient")
+    c = limited_app(writes_per_minute=3)
+    urls = [f"/v1/patients/me/entries/{uuid.uuid4()}" for _ in range(4)]
+
+    written = [c.put(url, json=ENTRY, headers=account.headers) for url in urls[:3]]
+    blocked = c.put(urls[3], json=ENTRY, headers=account.headers)
+
+    assert [r.status_code for r in written] == [201, 201, 201]
+    assert_too_many(blocked, 60)
+    assert portal(count_rows, db, ENTRIES, patient_id=account.id) == 3
+    assert c.get(urls[3], headers=account.headers).status_code == 404
+    # Reads are not writes.
+    assert [c.get(url, headers=account.headers).status_code for url in urls[:3]] == [200] * 3
+    listed = c.get("/v1/patients/me/entries", headers=account.headers)
+    assert listed.status_code == 200 and len(listed.json()["items"]) == 3
+    # Another account has its own allowance.
+    theirs = c.put(urls[3], json=ENTRY, headers=other.headers)
+    assert theirs.status_code == 201
+    assert portal(count_rows, db, ENTRIES, patient_id=other.id) == 1
+    # Every kind of write counts: POST, PATCH and DELETE are refused as well.
+    assert_too_many(c.post("/v1/patients/me/entries", json=ENTRY, headers=account.headers), 60)
+    assert_too_many(c.patch(urls[0], json={"pain": 9}, headers=account.headers), 60)
+    assert_too_many(c.delete(urls[0], headers=account.headers), 60)
+    assert portal(count_rows, db, ENTRIES, patient_id=account.id) == 3
+
+
+def test_a_limit_of_zero_lets_everything_through(
+    limited_app: Callable[..., TestClient],
+    make_account: Callable[..., Account],
+    db: Database,
+    portal: Callable[..., Any],
+) -> None:
+    account = make_account("patient")
+    c = limited_app(writes_per_minute=0, sign_ins_per_minute=0, sign_ups_per_hour=0)
+
+    writes = [
+        c.put(f"/v1/patients/me/entries/{uuid.uuid4()}", json=ENTRY, headers=account.headers)
+        for _ in range(25)
+    ]
+    sign_ins = [sign_in(c, account.email, "not the password") for _ in range(5)]
+
+    assert [r.status_code for r in writes] == [201] * 25
+    assert [r.status_code for r in sign_ins] == [401] * 5
+    assert portal(count_rows, db, ENTRIES, patient_id=account.id) == 25
