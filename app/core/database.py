@@ -9,7 +9,6 @@ constraint a stable name in migrations.
 from __future__ import annotations
 
 import datetime as dt
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -88,42 +87,19 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cursor.close()
 
 
-#: A pooled connection unused for longer than this is pinged before it is handed out.
-IDLE_PING_SECONDS = 5.0
-
-
 def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10) -> AsyncEngine:
     target = async_url(url)
     if target.get_backend_name() == "sqlite":
         engine = create_async_engine(target, pool_pre_ping=True)
         sa.event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
-    engine = create_async_engine(
-        target, pool_size=pool_size, max_overflow=max_overflow, pool_recycle=1800
+    return create_async_engine(
+        target,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        pool_pre_ping=True,
+        pool_recycle=1800,
     )
-    _ping_when_idle(engine)
-    return engine
-
-
-def _ping_when_idle(engine: AsyncEngine) -> None:
-    """Pre-ping, but only connections that sat idle (after a database restart, they are the
-    dead ones); a connection in constant use is not pinged before every request, which was
-    a round trip and a tenth of a write's CPU. A connection that dies mid-use raises a
-    disconnect error: SQLAlchemy then invalidates the whole pool, and the request gets 503."""
-
-    @sa.event.listens_for(engine.sync_engine.pool, "checkin")
-    def _checked_in(_dbapi_conn: Any, record: Any) -> None:
-        record.info["idle_since"] = time.monotonic()
-
-    @sa.event.listens_for(engine.sync_engine.pool, "checkout")
-    def _checked_out(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
-        idle_since = record.info.get("idle_since")
-        if idle_since is None or time.monotonic() - idle_since < IDLE_PING_SECONDS:
-            return
-        try:
-            dbapi_conn.ping()
-        except Exception as exc:  # any failure: let the pool replace this connection
-            raise sa.exc.DisconnectionError() from exc
 
 
 class Database:

@@ -13,14 +13,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, Literal, TypeVar
 
-import asyncpg
 import sqlalchemy as sa
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.core.database import Database
-from app.core.errors import Invalid, NotFound, PreconditionFailed, ServiceUnavailable
+from app.core.errors import Invalid, NotFound, PreconditionFailed
 from app.core.http import Preconditions
 from app.core.pagination import decode_cursor, encode_cursor
 from app.sync import service as sync
@@ -221,30 +220,18 @@ async def _create_in_one_statement(
     body: InT,
 ) -> WriteResult[OutT] | None:
     """The common case — a new record — in one round trip; None when the id is taken (or the
-    patient is gone), and the caller takes the general path.
-
-    The statement runs straight on the pooled asyncpg connection: SQLAlchemy's execution
-    layer was a fifth of a write's CPU, and the statement never changes.
-    """
+    patient is gone), and the caller takes the general path."""
     now = utcnow()
     async with db.single_statement() as conn:
         values = await kind.prepare(conn, patient_id, body, None, now)
         row = {**values, "patient_id": patient_id, "id": record_id}
         row |= {"created_at": now, "updated_at": now}
-        statement = sync.compiled_creation(kind.table, kind.name, db.engine.dialect)
-        driver = (await conn.get_raw_connection()).driver_connection
-        assert driver is not None
-        try:
-            inserted = await driver.fetchrow(statement.sql, *statement.arguments(row))
-        except asyncpg.IntegrityConstraintViolationError:
-            return None  # e.g. its course was deleted meanwhile: the general path will tell
-        except (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, OSError) as exc:
-            await conn.invalidate()
-            raise ServiceUnavailable("The database connection was lost; try again.") from exc
+        statement = sync.create_with_position(kind.table, kind.name)
+        inserted = (await conn.execute(statement, sync.creation_parameters(row))).first()
     if inserted is None:
         return None
-    row |= {"version": inserted["version"], "change_position": inserted["change_position"]}
-    return WriteResult(kind.public(row), inserted["version"], "created")
+    row |= {"version": inserted.version, "change_position": inserted.change_position}
+    return WriteResult(kind.public(row), inserted.version, "created")
 
 
 async def _locked(

@@ -5,8 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import uuid
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -84,41 +82,9 @@ def create_with_position(table: sa.Table, kind: str) -> sa.Insert:
     )
 
 
-@dataclass(frozen=True)
-class CompiledCreation:
-    """The creation statement compiled once for the driver: SQL text, and how to turn a
-    row into its positional arguments (SQLAlchemy's own bind processors)."""
-
-    sql: str
-    names: tuple[str, ...]
-    fixed: dict[str, Any]
-    processors: Mapping[str, Callable[[Any], Any]]
-
-    def arguments(self, row: dict[str, Any]) -> list[Any]:
-        args = []
-        for name in self.names:
-            value = self.fixed[name] if name in self.fixed else row[name[2:]]
-            processor = self.processors.get(name)
-            args.append(processor(value) if processor is not None else value)
-        return args
-
-
-@functools.cache
-def compiled_creation(table: sa.Table, kind: str, dialect: sa.Dialect) -> CompiledCreation:
-    compiled = create_with_position(table, kind).compile(dialect=dialect)
-    names = tuple(compiled.positiontup or ())
-    fixed = {
-        name: bind.value
-        for name, bind in compiled.binds.items()
-        if not name.startswith("v_") and name in names
-    }
-    # The processors SQLAlchemy itself applies (JSON encoding, UTC conversion…).
-    processors = {
-        name: processor
-        for name, processor in compiled._bind_processors.items()
-        if callable(processor)
-    }
-    return CompiledCreation(compiled.string, names, fixed, processors)
+def creation_parameters(row: dict[str, Any]) -> dict[str, Any]:
+    # Prefixed: keys named like columns would be taken as the INSERT's VALUES.
+    return {f"v_{name}": value for name, value in row.items()}
 
 
 async def take_tombstone(
