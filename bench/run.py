@@ -92,6 +92,53 @@ def wait_up(port: int) -> None:
     raise RuntimeError(f"server on port {port} did not start")
 
 
+def rss_mib(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS")
+
+
+def memory_while_writing(base: str, pid: int, env: dict[str, str]) -> list[float]:
+    """RSS of the server after each 20,000 of 100,000 entries written in 500-entry batches
+    (plus what earlier rows wrote): flat after the first step means no growth."""
+    samples = []
+    for _ in range(5):
+        _batches(base, env, 40)
+        samples.append(rss_mib(pid))
+    return samples
+
+
+def _batches(base: str, env: dict[str, str], count: int) -> None:
+    """Exactly ``count`` batches of 500 (wrk has no request count, so plain HTTP here)."""
+    import json
+    import urllib.request
+
+    tokens = open(env["TOKENS_FILE"]).read().split()
+    for n in range(count):
+        items = [
+            {
+                "id": str(uuid.uuid4()),
+                "recorded_at": "2026-11-20T08:30:00+01:00",
+                "pain": i % 11,
+                "notes": "x" * 200,
+                "tags": ["weather"],
+            }
+            for i in range(500)
+        ]
+        request = urllib.request.Request(
+            base + "/v1/patients/me/entries/batch",
+            data=json.dumps({"items": items}).encode(),
+            headers={
+                "Content-Type": "application/json",
+                "Authorization": "Bearer " + tokens[n % len(tokens)],
+            },
+        )
+        with urllib.request.urlopen(request, timeout=60) as response:
+            assert response.status == 200
+
+
 def wrk(
     url: str,
     *,
@@ -385,7 +432,7 @@ def bench_backend(backend: str, duration: int) -> Result:
                 script="put_entries.lua",
                 env=put_env,
             )
-        with server("app.main:create_app", env, factory=True) as (base, _):
+        with server("app.main:create_app", env, factory=True) as (base, proc):
             wrk(base, duration=2, connections=CONNECTIONS, script="put_entries.lua", env=put_env)
             put = wrk(
                 base,
@@ -394,6 +441,10 @@ def bench_backend(backend: str, duration: int) -> Result:
                 script="put_entries.lua",
                 env=put_env,
             )
+            batch = wrk(
+                base, duration=duration, connections=4, script="batch_entries.lua", env=put_env
+            )
+            memory = memory_while_writing(base, proc.pid, put_env)
             wrk(base, duration=2, connections=1, script="get_auth.lua", env=get_env)
             summary = wrk(
                 base,
@@ -420,6 +471,7 @@ def bench_backend(backend: str, duration: int) -> Result:
         ("service PUT", put),
         ("summary", summary),
         ("patient list", patient_list),
+        ("batch", batch),
     ):
         if run["errors"]:
             raise SystemExit(f"{backend}: {name} had {int(run['errors'])} failed requests")
@@ -447,6 +499,19 @@ def bench_backend(backend: str, duration: int) -> Result:
         f"{summary['p50_ms']:.2f} ms",
         f"{summary['p50_ms'] / bare_lat['p50_ms']:.1f}× bare p50",
         "≤ 25×",
+    )
+    result.add(
+        "batch of 500 entries vs single PUTs, entries/s",
+        f"{batch['rps'] * 500:.0f} entries/s",
+        f"{batch['rps'] * 500 / put['rps']:.1f}×",
+        "≥ 10×",
+    )
+    growth = memory[-1] - memory[0]
+    result.add(
+        "server RSS after 20k…100k more entries written",
+        " → ".join(f"{m:.0f}" for m in memory) + " MiB",
+        f"{growth:+.1f} MiB after warm-up",
+        "no growth",
     )
     result.add(
         f"clinician patient list, {CLINIC_PATIENTS} linked patients, p50",
