@@ -193,6 +193,19 @@ def clinician(make_account: Callable[..., Account]) -> Account:
     return make_account("clinician", display_name="Dr. Chen")
 
 
+@pytest.fixture
+def statements(db: Database) -> Iterator[list[str]]:
+    """Every SQL statement the app's engine sends while the test runs."""
+    seen: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        seen.append(statement)
+
+    sa.event.listen(db.engine.sync_engine, "before_cursor_execute", record)
+    yield seen
+    sa.event.remove(db.engine.sync_engine, "before_cursor_execute", record)
+
+
 async def count_rows(db: Database, table: sa.Table, **where: Any) -> int:
     query = sa.select(sa.func.count()).select_from(table)
     for name, value in where.items():

@@ -67,18 +67,20 @@ async def load(
             sa.select(c).where(c.c.patient_id == patient_id).order_by(c.c.start_date, c.c.id)
         )
         course_list = [courses.public(r) for r in course_rows.mappings()]
-        entry_query = sa.select(e).where(e.c.patient_id == patient_id)
-        if entries_from:
-            entry_query = entry_query.where(e.c.local_date >= entries_from)
-        if entries_to:
-            entry_query = entry_query.where(e.c.local_date <= entries_to)
+        entry_query = _between(
+            sa.select(e).where(e.c.patient_id == patient_id),
+            e.c.local_date,
+            entries_from,
+            entries_to,
+        )
         entry_rows = await conn.execute(entry_query.order_by(e.c.local_date, e.c.recorded_at))
         entry_list = [entries.public(r) for r in entry_rows.mappings()]
-        session_query = sa.select(s).where(s.c.patient_id == patient_id)
-        if sessions_from:
-            session_query = session_query.where(s.c.local_date >= sessions_from)
-        if sessions_to:
-            session_query = session_query.where(s.c.local_date <= sessions_to)
+        session_query = _between(
+            sa.select(s).where(s.c.patient_id == patient_id),
+            s.c.local_date,
+            sessions_from,
+            sessions_to,
+        )
         session_rows = await conn.execute(session_query.order_by(s.c.occurred_at, s.c.id))
         session_list = [sessions.public(r) for r in session_rows.mappings()]
     return PatientData(
@@ -87,6 +89,16 @@ async def load(
         entry_list,
         session_list,
     )
+
+
+def _between(
+    query: sa.Select[Any], column: Any, first: dt.date | None, last: dt.date | None
+) -> sa.Select[Any]:
+    if first:
+        query = query.where(column >= first)
+    if last:
+        query = query.where(column <= last)
+    return query
 
 
 def check_range(date_from: dt.date | None, date_to: dt.date | None) -> None:

@@ -6,16 +6,14 @@ import csv
 import datetime as dt
 import io
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from app.clinicians.schemas import Report
-from app.core.database import Database
 from app.diary.export import COLUMNS
 from tests.clinicians.test_sharing import link
 from tests.conftest import Account, assert_problem
@@ -42,18 +40,6 @@ def course(client: TestClient, who: Account, start: dt.date, name: str = "Acupun
         == 201
     )
     return course_id
-
-
-@pytest.fixture
-def statements(db: Database) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def record(_c: Any, _cur: Any, statement: str, *_: Any) -> None:
-        seen.append(statement)
-
-    sa.event.listen(db.engine.sync_engine, "before_cursor_execute", record)
-    yield seen
-    sa.event.remove(db.engine.sync_engine, "before_cursor_execute", record)
 
 
 def test_patient_list_values_and_attention_order(

@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
-import pytest
-import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from app.core.database import Database
@@ -156,18 +154,6 @@ def test_only_the_patient_writes_a_batch(
     link(client, clinician, patient)
     assert_problem(client.post(url, json={"items": []}, headers=clinician.headers), 403)
     assert_problem(client.post(url, json={"items": []}), 401)
-
-
-@pytest.fixture
-def statements(db: Database) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def record(_c: Any, _cur: Any, statement: str, *_: Any) -> None:
-        seen.append(statement)
-
-    sa.event.listen(db.engine.sync_engine, "before_cursor_execute", record)
-    yield seen
-    sa.event.remove(db.engine.sync_engine, "before_cursor_execute", record)
 
 
 def test_a_batch_takes_a_fixed_number_of_statements(
