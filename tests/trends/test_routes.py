@@ -217,3 +217,21 @@ def test_as_of_is_not_read_as_unix_time(client: TestClient, patient: Account, as
     put(client, patient, f"courses/{COURSE_ID}", {"name": "New", "start_date": "2026-03-09"})
     response = client.get(summary_url(), params={"as_of": as_of}, headers=patient.headers)
     assert_problem(response, 422, field="as_of")
+
+
+def test_as_needed_is_decided_by_the_kind_alone(client: TestClient, patient: Account) -> None:
+    put(client, patient, f"courses/{COURSE_ID}", {"name": "New", "start_date": "2026-03-09"})
+    preventive = {"name": "as_needed", "kind": "preventive"}  # a name is not a kind
+    rescue = {"name": "ibuprofen", "dose": 400, "unit": "mg", "kind": "as_needed"}
+    entry(client, patient, "2026-03-09", 5, medications=[preventive])
+    entry(client, patient, "2026-03-10", 5, medications=[preventive, rescue])
+    entry(client, patient, "2026-03-11", 5)
+    entry(client, patient, "2026-03-11", 6, tags=["weather", "long drive"])
+    daily = client.get(
+        summary_url(), params={"as_of": "2026-03-11"}, headers=patient.headers
+    ).json()["daily"]
+    assert [(d["local_date"], d["as_needed"]) for d in daily] == [
+        ("2026-03-09", False),
+        ("2026-03-10", True),
+        ("2026-03-11", False),
+    ]
