@@ -463,6 +463,15 @@ def bench_backend(backend: str, duration: int) -> Result:
                 env=list_env,
                 latency=True,
             )
+        with server("app.main:create_app", env, factory=True, workers=2) as (base, _):
+            wrk(base, duration=2, connections=CONNECTIONS, script="put_entries.lua", env=put_env)
+            two_workers = wrk(
+                base,
+                duration=duration,
+                connections=CONNECTIONS,
+                script="put_entries.lua",
+                env=put_env,
+            )
         os.unlink(tokens_file)
 
     for name, run in (
@@ -472,6 +481,7 @@ def bench_backend(backend: str, duration: int) -> Result:
         ("summary", summary),
         ("patient list", patient_list),
         ("batch", batch),
+        ("two workers", two_workers),
     ):
         if run["errors"]:
             raise SystemExit(f"{backend}: {name} had {int(run['errors'])} failed requests")
@@ -499,6 +509,12 @@ def bench_backend(backend: str, duration: int) -> Result:
         f"{summary['p50_ms']:.2f} ms",
         f"{summary['p50_ms'] / bare_lat['p50_ms']:.1f}× bare p50",
         "≤ 25×",
+    )
+    result.add(
+        "PUT new entry, 2 worker processes vs 1",
+        f"{two_workers['rps']:.0f} req/s",
+        f"{two_workers['rps'] / put['rps']:.2f}×",
+        "— (stateless processes scale)",
     )
     result.add(
         "batch of 500 entries vs single PUTs, entries/s",
