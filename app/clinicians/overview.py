@@ -8,7 +8,6 @@ import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any, Literal
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
@@ -18,6 +17,7 @@ from app.core.database import Database, table_of
 from app.courses.models import TreatmentCourse
 from app.diary.models import DiaryEntry
 from app.trends import stats
+from app.trends.service import today_in
 
 courses = table_of(TreatmentCourse)
 entries = table_of(DiaryEntry)
@@ -62,7 +62,7 @@ async def patient_overviews(
             )
         ).all()
         patients = {
-            p.id: _Patient(p.id, p.display_name, _today(p.timezone), p.last) for p in people
+            p.id: _Patient(p.id, p.display_name, today_in(p.timezone), p.last) for p in people
         }
         if not patients:
             return []
@@ -168,7 +168,3 @@ def _attention_key(o: PatientOverview) -> tuple[Any, ...]:
     )
     silence = -(o.last_entry_date.toordinal()) if o.last_entry_date else -(10**9)
     return (rank, silence if rank == 1 else 0, *_name_key(o))
-
-
-def _today(timezone: str) -> dt.date:
-    return dt.datetime.now(ZoneInfo(timezone)).date()

@@ -18,7 +18,8 @@ from starlette.concurrency import run_in_threadpool
 from app.clinicians.schemas import CourseReport, PatientInfo, Report
 from app.clinicians.service import users
 from app.core.database import Database
-from app.core.errors import Invalid, NotFound
+from app.core.errors import NotFound
+from app.core.fields import check_date_range
 from app.core.records import utcnow
 from app.courses.schemas import CourseOut
 from app.courses.service import courses
@@ -101,11 +102,6 @@ def _between(
     return query
 
 
-def check_range(date_from: dt.date | None, date_to: dt.date | None) -> None:
-    if date_from and date_to and date_from > date_to:
-        raise Invalid([(["query", "from"], "must not be after `to`")])
-
-
 async def json_report(
     db: Database,
     patient_id: uuid.UUID,
@@ -113,7 +109,7 @@ async def json_report(
     date_from: dt.date | None = None,
     date_to: dt.date | None = None,
 ) -> Report:
-    check_range(date_from, date_to)
+    check_date_range(date_from, date_to)
     data = await load(db, patient_id)
     as_of = as_of or today_in(data.patient.timezone)
     values = [_values(entry) for entry in data.entries]
@@ -152,7 +148,7 @@ async def fhir_report(
 ) -> dict[str, Any]:
     from app.clinicians.fhir import PatientRecord, fhir_bundle
 
-    check_range(date_from, date_to)
+    check_date_range(date_from, date_to)
     data = await load(
         db,
         patient_id,

@@ -15,6 +15,8 @@ from pydantic import (
     StringConstraints,
 )
 
+from app.core.errors import Invalid
+
 #: Fields the server owns; a client that sends them back is ignored, not refused.
 SERVER_FIELDS = frozenset({"patient_id", "version", "created_at", "updated_at", "backfilled"})
 
@@ -64,6 +66,12 @@ OffsetDatetime = Annotated[
 CalendarDate = Annotated[dt.date, BeforeValidator(_date_text)]
 
 Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
+
+
+def check_date_range(date_from: dt.date | None, date_to: dt.date | None) -> None:
+    """``?from=&to=``: both inclusive; a range that ends before it starts is a 422."""
+    if date_from is not None and date_to is not None and date_from > date_to:
+        raise Invalid([(["query", "from"], "must not be after `to`")])
 
 
 def unique(items: list[Any]) -> list[Any]:

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import Header
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 from pydantic import BaseModel
 
 from app.core.errors import BadRequest
@@ -72,14 +70,14 @@ async def preconditions(
     return Preconditions(if_match, if_none_match)
 
 
-class ModelResponse(JSONResponse):
+class ModelResponse(Response):
     """A response serialized straight from a Pydantic model the service built itself.
 
     FastAPI would validate a returned model against ``response_model`` again (costly for
     large documents such as summaries); the route keeps ``response_model`` for OpenAPI.
     """
 
-    def __init__(self, model: BaseModel, status_code: int = 200, **kwargs: Any) -> None:
-        super().__init__(None, status_code=status_code, **kwargs)
-        self.body = model.__pydantic_serializer__.to_json(model, by_alias=True)
-        self.init_headers(kwargs.get("headers"))
+    media_type = "application/json"
+
+    def render(self, content: BaseModel) -> bytes:
+        return content.__pydantic_serializer__.to_json(content, by_alias=True)

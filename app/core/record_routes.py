@@ -14,8 +14,8 @@ from pydantic import BaseModel
 
 from app.core import records
 from app.core.deps import DbDep, Need, PatientScope, require
-from app.core.errors import Invalid, problem_responses
-from app.core.fields import CalendarDate
+from app.core.errors import problem_responses
+from app.core.fields import CalendarDate, check_date_range
 from app.core.http import ModelResponse, Preconditions, etag, preconditions
 from app.core.pagination import CursorParam, LimitParam, Page
 from app.sync.idempotency import idempotent
@@ -187,8 +187,7 @@ def add_record_routes(
         limit: LimitParam = 100,
         cursor: CursorParam = None,
     ) -> Any:
-        if date_from and date_to and date_from > date_to:
-            raise Invalid([(["query", "from"], "must not be after `to`")])
+        check_date_range(date_from, date_to)
         items, next_cursor = await records.list_records(
             db,
             kind,

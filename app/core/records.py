@@ -199,6 +199,31 @@ async def list_records(
     return [kind.public(row) for row in rows], next_cursor
 
 
+def is_unchanged(stored: Mapping[Any, Any] | None, values: Mapping[str, Any]) -> bool:
+    """Whether a write of ``values`` would leave the stored record as it is (a replay)."""
+    return stored is not None and all(stored[name] == value for name, value in values.items())
+
+
+def new_row(
+    values: Mapping[str, Any],
+    patient_id: uuid.UUID,
+    record_id: uuid.UUID,
+    version: int,
+    now: dt.datetime,
+    position: int,
+) -> dict[str, Any]:
+    """The stored row of a record created now: its values plus the server fields."""
+    return {
+        **values,
+        "patient_id": patient_id,
+        "id": record_id,
+        "version": version,
+        "created_at": now,
+        "updated_at": now,
+        "change_position": position,
+    }
+
+
 def merge_patch(target: Any, patch: Any) -> Any:
     """RFC 7396: objects merge recursively, ``null`` removes, anything else replaces."""
     if not isinstance(patch, dict):
@@ -254,7 +279,7 @@ async def _save(
     current = None if existing is None else existing["version"]
     now = utcnow()
     values = await kind.prepare(conn, patient_id, body, existing, now)
-    unchanged = existing is not None and all(existing[k] == v for k, v in values.items())
+    unchanged = is_unchanged(existing, values)
     if pre is not None and not pre.match_ok(current):
         # RFC 9110 §13.1.1: a retried If-Match write whose change is already stored (the
         # response was lost) may succeed; If-None-Match (create only) may not.
@@ -265,15 +290,8 @@ async def _save(
     table = kind.table
     if existing is None:
         buried = await sync.take_tombstone(conn, patient_id, kind.name, record_id)
-        row = {
-            **values,
-            "patient_id": patient_id,
-            "id": record_id,
-            "version": 1 if buried is None else buried + 1,
-            "created_at": now,
-            "updated_at": now,
-            "change_position": position,
-        }
+        version = 1 if buried is None else buried + 1
+        row = new_row(values, patient_id, record_id, version, now, position)
         await conn.execute(sa.insert(table).values(row))
         return WriteResult(kind.public(row), row["version"], "created")
     if unchanged:

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError, With
 
 from app.core.database import Database
 from app.core.errors import Invalid, validation_errors
-from app.core.records import utcnow
+from app.core.records import is_unchanged, new_row, utcnow
 from app.diary.schemas import EntryIn
 from app.diary.service import entries
 from app.sync import service as sync
@@ -151,7 +151,7 @@ async def _plan_item(
 ) -> BatchResult:
     version = current["version"] if current else None
     values = await entries.prepare(conn, patient_id, item, current, now)  # type: ignore[arg-type]
-    if current is not None and all(current[k] == v for k, v in values.items()):
+    if is_unchanged(current, values):
         return BatchResult(id=item.id, status="unchanged", version=version)
     if item.if_version is not None and item.if_version != (version or 0):
         return BatchResult(id=item.id, status="conflict", version=version)
@@ -159,9 +159,7 @@ async def _plan_item(
         first = buried.get(item.id, 0) + 1
         if first > 1:
             plan.revived.add(item.id)
-        row = {**values, "patient_id": patient_id, "id": item.id, "version": first}
-        row |= {"created_at": now, "updated_at": now, "change_position": position}
-        plan.created.append(row)
+        plan.created.append(new_row(values, patient_id, item.id, first, now, position))
         return BatchResult(id=item.id, status="created", version=first)
     current.update(values)
     current.update(version=current["version"] + 1, updated_at=now, change_position=position)

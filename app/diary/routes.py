@@ -4,7 +4,8 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
 
 from app.core.deps import DbDep, DiaryWriteAccess, Need, ReadAccess
-from app.core.errors import Invalid, problem_responses
+from app.core.errors import problem_responses
+from app.core.fields import check_date_range
 from app.core.http import ModelResponse
 from app.core.record_routes import DateFrom, DateTo, IdempotencyKeyHeader, add_record_routes
 from app.diary.batch import BatchRequest, BatchResponse, write_batch
@@ -45,8 +46,7 @@ async def write_entries(
 async def entries_as_csv(
     scope: ReadAccess, db: DbDep, date_from: DateFrom = None, date_to: DateTo = None
 ) -> StreamingResponse:
-    if date_from and date_to and date_from > date_to:
-        raise Invalid([(["query", "from"], "must not be after `to`")])
+    check_date_range(date_from, date_to)
     return StreamingResponse(
         entries_csv(db, scope.patient_id, date_from, date_to),
         media_type="text/csv; charset=utf-8",

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app.accounts.models import User
 from app.core.database import Database, table_of
 from app.core.errors import Invalid, NotFound
-from app.core.fields import with_offset
+from app.core.fields import check_date_range, with_offset
 from app.courses.models import TreatmentCourse
 from app.diary.models import DiaryEntry
 from app.sessions.models import SessionEvent
@@ -102,8 +102,7 @@ async def load_patient_summary(
                 raise NotFound("No such patient.")
             date_to = today_in(timezone)
         date_from = date_from or date_to - dt.timedelta(days=DEFAULT_WINDOW_DAYS - 1)
-        if date_from > date_to:
-            raise Invalid([(["query", "from"], "must not be after `to`")])
+        check_date_range(date_from, date_to)
         if (date_to - date_from).days >= MAX_WINDOW_DAYS:
             raise Invalid([(["query", "from"], f"the window is limited to {MAX_WINDOW_DAYS} days")])
         values = await _entry_values(conn, patient_id, date_from, date_to)
