@@ -72,7 +72,3 @@ class BodyLimit:
 
     def _detail(self) -> str:
         return f"The request body is larger than {self.max_bytes} bytes."
-
-
-class _TooLarge(Exception):
-    pass
