@@ -16,6 +16,7 @@ from starlette.middleware.gzip import GZipMiddleware
 
 from app.accounts.routes import router as accounts_router
 from app.clinicians.routes import router as clinicians_router
+from app.core.cache import VersionedCache
 from app.core.database import Database, create_engine
 from app.core.errors import Problem, install_error_handlers
 from app.core.middleware import BodyLimit, ResponseHeaders
@@ -77,6 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.write_limits = SlidingWindow(settings.writes_per_minute, 60)
     app.state.sign_in_limits = SlidingWindow(settings.sign_ins_per_minute, 60)
     app.state.sign_up_limits = SlidingWindow(settings.sign_ups_per_hour, 3600)
+    app.state.summaries = VersionedCache(settings.summary_cache_entries)
     app.state.passwords = Passwords(
         settings.argon2_memory_kib, settings.argon2_time_cost, settings.argon2_parallelism
     )

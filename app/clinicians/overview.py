@@ -8,19 +8,25 @@ import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.clinicians.schemas import ActiveCourse, PatientOverview
 from app.clinicians.service import links, users
+from app.core.cache import VersionedCache
 from app.core.database import Database, table_of
+from app.core.http import render
+from app.core.pagination import Page, encode_cursor
 from app.courses.models import TreatmentCourse
 from app.diary.models import DiaryEntry
+from app.sync.models import ChangeCounter
 from app.trends import stats
-from app.trends.service import today_in
 
 courses = table_of(TreatmentCourse)
 entries = table_of(DiaryEntry)
+counters = table_of(ChangeCounter)
 
 SILENT_AFTER_DAYS = 7
 Sort = Literal["name", "attention"]
@@ -41,9 +47,67 @@ def shifted(column: Any, days: int, dialect: str) -> Any:
     return column + sa.literal(days, sa.Integer)
 
 
-async def patient_overviews(
-    db: Database, clinician_id: uuid.UUID, sort: Sort = "name"
+async def patient_list_json(
+    db: Database,
+    cache: VersionedCache,
+    clinician_id: uuid.UUID,
+    sort: Sort,
+    offset: int,
+    limit: int,
+) -> bytes:
+    """One rendered page of the clinician's patient list, computed once per version of the
+    linked patients' data and quarter hour (see ``list_version``)."""
+    async with db.read_autocommit() as conn:
+        now = dt.datetime.now(dt.UTC)
+        key = (
+            "patients", clinician_id, sort, offset, limit,
+            await list_version(conn, clinician_id), quarter_hour(now),
+        )  # fmt: skip
+        if (body := cache.get(key)) is not None:
+            return body
+        everyone = await _overviews(conn, db.dialect, clinician_id, sort, now)
+    page = everyone[offset : offset + limit]
+    more = offset + limit < len(everyone)
+    next_cursor = encode_cursor([offset + limit]) if more else None
+    body = render(Page[PatientOverview](items=page, next_cursor=next_cursor))
+    cache.put(key, body)
+    return body
+
+
+async def list_version(conn: AsyncConnection, clinician_id: uuid.UUID) -> tuple[Any, ...]:
+    """What the list is computed from, in one row: the linked patients' change positions
+    (every write to entries, courses or sessions advances one), account versions (name, time
+    zone), and the link set (a new link has the newest ``linked_at``; a revoked one lowers
+    the count). Positions and versions only grow, so any change changes the sums."""
+    row = (
+        await conn.execute(
+            sa.select(
+                sa.func.count(),
+                sa.func.coalesce(sa.func.sum(counters.c.position), 0),
+                sa.func.coalesce(sa.func.sum(users.c.version), 0),
+                sa.func.max(links.c.linked_at),
+            )
+            .select_from(
+                links.join(users, users.c.id == links.c.patient_id).outerjoin(
+                    counters, counters.c.patient_id == links.c.patient_id
+                )
+            )
+            .where(links.c.clinician_id == clinician_id)
+        )
+    ).one()
+    return tuple(row)
+
+
+def quarter_hour(now: dt.datetime) -> dt.datetime:
+    """Every UTC offset in use is a multiple of 15 minutes, so no zone's date changes within
+    one quarter hour of UTC: the list's "today"s are fixed for the whole quarter."""
+    return now.replace(minute=now.minute - now.minute % 15, second=0, microsecond=0)
+
+
+async def _overviews(
+    conn: AsyncConnection, dialect: str, clinician_id: uuid.UUID, sort: Sort, now: dt.datetime
 ) -> list[PatientOverview]:
+    utc_today = now.date()
     linked = links.c.clinician_id == clinician_id
     last_entry = (
         sa.select(entries.c.patient_id, sa.func.max(entries.c.local_date).label("last"))
@@ -51,59 +115,58 @@ async def patient_overviews(
         .group_by(entries.c.patient_id)
         .subquery()
     )
-    utc_today = dt.datetime.now(dt.UTC).date()
-    async with db.read() as conn:
-        people = (
-            await conn.execute(
-                sa.select(users.c.id, users.c.display_name, users.c.timezone, last_entry.c.last)
-                .join(links, links.c.patient_id == users.c.id)
-                .outerjoin(last_entry, last_entry.c.patient_id == users.c.id)
-                .where(linked)
-            )
-        ).all()
-        patients = {
-            p.id: _Patient(p.id, p.display_name, today_in(p.timezone), p.last) for p in people
-        }
-        if not patients:
-            return []
-        running_filter = sa.and_(
-            courses.c.start_date <= utc_today + dt.timedelta(days=1),
-            sa.or_(
-                courses.c.end_date.is_(None),
-                courses.c.end_date >= utc_today - dt.timedelta(days=1),
-            ),
+    people = (
+        await conn.execute(
+            sa.select(users.c.id, users.c.display_name, users.c.timezone, last_entry.c.last)
+            .join(links, links.c.patient_id == users.c.id)
+            .outerjoin(last_entry, last_entry.c.patient_id == users.c.id)
+            .where(linked)
         )
-        running = (
-            await conn.execute(
-                sa.select(courses.c.patient_id, courses.c.id, courses.c.name, courses.c.start_date)
-                .join(links, links.c.patient_id == courses.c.patient_id)
-                .where(linked, running_filter)
-            )
-        ).all()
-        # Daily pain (sum and count) for the last week — every zone's "today" lies within a
-        # day of UTC's — and for the baseline windows of running courses, in one query.
-        in_a_baseline = sa.exists().where(
-            courses.c.patient_id == entries.c.patient_id,
-            running_filter,
-            entries.c.local_date >= shifted(courses.c.start_date, -7, db.dialect),
-            entries.c.local_date <= shifted(courses.c.start_date, 6, db.dialect),
+    ).all()
+    patients = {
+        p.id: _Patient(p.id, p.display_name, now.astimezone(ZoneInfo(p.timezone)).date(), p.last)
+        for p in people
+    }
+    if not patients:
+        return []
+    running_filter = sa.and_(
+        courses.c.start_date <= utc_today + dt.timedelta(days=1),
+        sa.or_(
+            courses.c.end_date.is_(None),
+            courses.c.end_date >= utc_today - dt.timedelta(days=1),
+        ),
+    )
+    running = (
+        await conn.execute(
+            sa.select(courses.c.patient_id, courses.c.id, courses.c.name, courses.c.start_date)
+            .join(links, links.c.patient_id == courses.c.patient_id)
+            .where(linked, running_filter)
         )
-        day_rows = (
-            await conn.execute(
-                sa.select(
-                    entries.c.patient_id,
-                    entries.c.local_date,
-                    sa.func.sum(entries.c.pain).label("pain_sum"),
-                    sa.func.count().label("n"),
-                )
-                .join(links, links.c.patient_id == entries.c.patient_id)
-                .where(
-                    linked,
-                    sa.or_(entries.c.local_date >= utc_today - dt.timedelta(days=8), in_a_baseline),
-                )
-                .group_by(entries.c.patient_id, entries.c.local_date)
+    ).all()
+    # Daily pain (sum and count) for the last week — every zone's "today" lies within a
+    # day of UTC's — and for the baseline windows of running courses, in one query.
+    in_a_baseline = sa.exists().where(
+        courses.c.patient_id == entries.c.patient_id,
+        running_filter,
+        entries.c.local_date >= shifted(courses.c.start_date, -7, dialect),
+        entries.c.local_date <= shifted(courses.c.start_date, 6, dialect),
+    )
+    day_rows = (
+        await conn.execute(
+            sa.select(
+                entries.c.patient_id,
+                entries.c.local_date,
+                sa.func.sum(entries.c.pain).label("pain_sum"),
+                sa.func.count().label("n"),
             )
-        ).all()
+            .join(links, links.c.patient_id == entries.c.patient_id)
+            .where(
+                linked,
+                sa.or_(entries.c.local_date >= utc_today - dt.timedelta(days=8), in_a_baseline),
+            )
+            .group_by(entries.c.patient_id, entries.c.local_date)
+        )
+    ).all()
 
     days: dict[uuid.UUID, list[stats.Day]] = defaultdict(list)
     for row in sorted(day_rows, key=lambda r: r.local_date):

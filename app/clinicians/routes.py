@@ -17,11 +17,18 @@ from app.clinicians.schemas import (
     ShareCodeOut,
     ShareCodeRequest,
 )
-from app.core.deps import CurrentCaller, CurrentPatient, DbDep, ReadAccess, client_address
+from app.core.deps import (
+    CurrentCaller,
+    CurrentPatient,
+    DbDep,
+    ReadAccess,
+    SummaryCacheDep,
+    client_address,
+)
 from app.core.errors import Forbidden, NotFound, problem_responses
 from app.core.fields import CalendarDate
-from app.core.http import ModelResponse
-from app.core.pagination import CursorParam, LimitParam, Page, decode_cursor, encode_cursor
+from app.core.http import JSONBytesResponse, ModelResponse
+from app.core.pagination import CursorParam, LimitParam, Page, decode_cursor
 from app.core.record_routes import DateFrom, DateTo
 
 router = APIRouter(prefix="/v1", tags=["clinicians"])
@@ -117,6 +124,7 @@ async def access_log(
 async def list_patients(
     caller: CurrentCaller,
     db: DbDep,
+    cache: SummaryCacheDep,
     sort: Annotated[
         Literal["name", "attention"],
         Query(
@@ -126,15 +134,12 @@ async def list_patients(
     ] = "name",
     limit: LimitParam = 100,
     cursor: CursorParam = None,
-) -> ModelResponse:
+) -> JSONBytesResponse:
     if caller.role != "clinician":
         raise Forbidden("Only clinician accounts have a patient list.")
-    everyone = await overview.patient_overviews(db, caller.user_id, sort)
     offset = decode_cursor(cursor, [int])[0] if cursor else 0
-    page = everyone[offset : offset + limit]
-    more = offset + limit < len(everyone)
-    next_cursor = encode_cursor([offset + limit]) if more else None
-    return ModelResponse(Page[PatientOverview](items=page, next_cursor=next_cursor))
+    body = await overview.patient_list_json(db, cache, caller.user_id, sort, offset, limit)
+    return JSONBytesResponse(body)
 
 
 @router.get(

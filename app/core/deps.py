@@ -10,6 +10,7 @@ from typing import Annotated
 from fastapi import Depends, Path, Request
 from fastapi.security import OAuth2PasswordBearer
 
+from app.core.cache import VersionedCache
 from app.core.database import Database
 from app.core.errors import Forbidden, NotFound, Unauthorized
 from app.core.security import AccessTokens, Caller, Passwords
@@ -38,7 +39,13 @@ async def get_tokens(request: Request) -> AccessTokens:
     return tokens
 
 
+async def get_summary_cache(request: Request) -> VersionedCache:
+    cache: VersionedCache = request.app.state.summaries
+    return cache
+
+
 DbDep = Annotated[Database, Depends(get_db)]
+SummaryCacheDep = Annotated[VersionedCache, Depends(get_summary_cache)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 PasswordsDep = Annotated[Passwords, Depends(get_passwords)]
 TokensDep = Annotated[AccessTokens, Depends(get_tokens)]

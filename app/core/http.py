@@ -80,4 +80,15 @@ class ModelResponse(Response):
     media_type = "application/json"
 
     def render(self, content: BaseModel) -> bytes:
-        return content.__pydantic_serializer__.to_json(content, by_alias=True)
+        return render(content)
+
+
+class JSONBytesResponse(Response):
+    """A JSON body rendered earlier (e.g. kept in a ``VersionedCache``)."""
+
+    media_type = "application/json"
+
+
+def render(content: BaseModel) -> bytes:
+    """A model as the JSON the API answers with (aliases, no re-validation)."""
+    return content.__pydantic_serializer__.to_json(content, by_alias=True)

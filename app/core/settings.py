@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     #: Responses larger than this are gzip-compressed for clients that accept it.
     gzip_minimum_bytes: int = Field(default=1024, ge=0)
 
+    #: Rendered summaries and patient lists kept per process, each valid only for the exact
+    #: data version it was computed from (0 = compute every request).
+    summary_cache_entries: int = Field(default=512, ge=0)
+
     db_pool_size: int = Field(default=10, ge=1)
     db_max_overflow: int = Field(default=10, ge=0)
 

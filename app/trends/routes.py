@@ -6,10 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from app.core.deps import DbDep, ReadAccess
+from app.core.deps import DbDep, ReadAccess, SummaryCacheDep
 from app.core.errors import problem_responses
 from app.core.fields import CalendarDate
-from app.core.http import ModelResponse
+from app.core.http import JSONBytesResponse
 from app.trends import service
 from app.trends.schemas import CourseSummary, PatientSummary
 
@@ -28,12 +28,14 @@ async def course_summary(
     course_id: uuid.UUID,
     scope: ReadAccess,
     db: DbDep,
+    cache: SummaryCacheDep,
     as_of: Annotated[
         DateParam | None,
         Query(description="The day the summary is as of; default today in the patient's zone."),
     ] = None,
-) -> ModelResponse:
-    return ModelResponse(await service.load_course_summary(db, scope.patient_id, course_id, as_of))
+) -> JSONBytesResponse:
+    body = await service.course_summary_json(db, cache, scope.patient_id, course_id, as_of)
+    return JSONBytesResponse(body)
 
 
 @router.get(
@@ -45,12 +47,13 @@ async def course_summary(
 async def patient_summary(
     scope: ReadAccess,
     db: DbDep,
+    cache: SummaryCacheDep,
     date_from: Annotated[
         DateParam | None, Query(alias="from", description="Default: `to` − 27 days.")
     ] = None,
     date_to: Annotated[
         DateParam | None, Query(alias="to", description="Default: today in the patient's zone.")
     ] = None,
-) -> ModelResponse:
-    summary = await service.load_patient_summary(db, scope.patient_id, date_from, date_to)
-    return ModelResponse(summary)
+) -> JSONBytesResponse:
+    body = await service.patient_summary_json(db, cache, scope.patient_id, date_from, date_to)
+    return JSONBytesResponse(body)

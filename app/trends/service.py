@@ -12,13 +12,16 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.accounts.models import User
+from app.core.cache import VersionedCache
 from app.core.database import Database, table_of
 from app.core.errors import Invalid, NotFound
 from app.core.fields import check_date_range, with_offset
+from app.core.http import render
 from app.courses.models import TreatmentCourse
 from app.diary.models import DiaryEntry
 from app.sessions.models import SessionEvent
-from app.trends.schemas import CourseSummary, PatientSummary
+from app.sync.models import ChangeCounter
+from app.trends.schemas import CourseSummary
 from app.trends.stats import EntryValues
 from app.trends.summaries import CourseFacts, SessionFacts, course_summary, patient_summary
 
@@ -26,6 +29,7 @@ users = table_of(User)
 courses = table_of(TreatmentCourse)
 sessions = table_of(SessionEvent)
 entries = table_of(DiaryEntry)
+counters = table_of(ChangeCounter)
 
 #: The longest window ``GET …/summary?from=&to=`` accepts.
 MAX_WINDOW_DAYS = 3 * 366
@@ -36,16 +40,51 @@ def today_in(timezone: str) -> dt.date:
     return dt.datetime.now(ZoneInfo(timezone)).date()
 
 
-async def load_course_summary(
-    db: Database, patient_id: uuid.UUID, course_id: uuid.UUID, as_of: dt.date | None
+async def data_version(conn: AsyncConnection, patient_id: uuid.UUID) -> tuple[int, str]:
+    """``(change position, time zone)`` of a patient: the position moves with every write to
+    the patient's entries, courses and sessions, so together with the day it identifies the
+    exact data any summary is computed from."""
+    row = (
+        await conn.execute(
+            sa.select(sa.func.coalesce(counters.c.position, 0), users.c.timezone)
+            .select_from(users.outerjoin(counters, counters.c.patient_id == users.c.id))
+            .where(users.c.id == patient_id)
+        )
+    ).first()
+    if row is None:
+        raise NotFound("No such patient.")
+    return int(row[0]), str(row[1])
+
+
+async def course_summary_json(
+    db: Database,
+    cache: VersionedCache,
+    patient_id: uuid.UUID,
+    course_id: uuid.UUID,
+    as_of: dt.date | None,
+) -> bytes:
+    """The rendered summary of one course ``as_of`` a date (default: today in the patient's
+    zone), computed once per version of the patient's data and day."""
+    async with db.read_autocommit() as conn:
+        position, timezone = await data_version(conn, patient_id)
+        as_of = as_of or today_in(timezone)
+        key = ("course", patient_id, course_id, as_of, position)
+        if (body := cache.get(key)) is not None:
+            return body
+        summary = await _course_summary(conn, patient_id, course_id, as_of)
+    body = render(summary)
+    cache.put(key, body)
+    return body
+
+
+async def _course_summary(
+    conn: AsyncConnection, patient_id: uuid.UUID, course_id: uuid.UUID, as_of: dt.date
 ) -> CourseSummary:
-    """The summary of one course ``as_of`` a date (default: today in the patient's zone)."""
     query = (
         sa.select(
             courses.c.start_date,
             courses.c.end_date,
             courses.c.planned_sessions,
-            users.c.timezone,
             sessions.c.id.label("session_id"),
             sessions.c.occurred_at,
             sessions.c.occurred_offset_minutes,
@@ -54,7 +93,7 @@ async def load_course_summary(
             sessions.c.pain_after,
         )
         .select_from(
-            courses.join(users, users.c.id == courses.c.patient_id).outerjoin(
+            courses.outerjoin(
                 sessions,
                 sa.and_(
                     sessions.c.patient_id == courses.c.patient_id,
@@ -64,16 +103,12 @@ async def load_course_summary(
         )
         .where(courses.c.patient_id == patient_id, courses.c.id == course_id)
     )
-    async with db.read() as conn:
-        rows = (await conn.execute(query)).all()
-        if not rows:
-            raise NotFound(f"No treatment course with id {course_id}.")
-        first = rows[0]
-        as_of = as_of or today_in(first.timezone)
-        course = CourseFacts(course_id, first.start_date, first.end_date, first.planned_sessions)
-        values = await _entry_values(
-            conn, patient_id, course.start_date - dt.timedelta(days=7), as_of
-        )
+    rows = (await conn.execute(query)).all()
+    if not rows:
+        raise NotFound(f"No treatment course with id {course_id}.")
+    first = rows[0]
+    course = CourseFacts(course_id, first.start_date, first.end_date, first.planned_sessions)
+    values = await _entry_values(conn, patient_id, course.start_date - dt.timedelta(days=7), as_of)
     course_sessions = [
         SessionFacts(
             id=r.session_id,
@@ -88,25 +123,37 @@ async def load_course_summary(
     return course_summary(course, values, course_sessions, as_of)
 
 
-async def load_patient_summary(
-    db: Database, patient_id: uuid.UUID, date_from: dt.date | None, date_to: dt.date | None
-) -> PatientSummary:
-    """Daily series, weekly means, trend and factors for ``[from, to]`` (default: the last
-    28 days up to today in the patient's zone)."""
-    async with db.read() as conn:
-        if date_to is None:
-            timezone = (
-                await conn.execute(sa.select(users.c.timezone).where(users.c.id == patient_id))
-            ).scalar_one_or_none()
-            if timezone is None:
-                raise NotFound("No such patient.")
-            date_to = today_in(timezone)
-        date_from = date_from or date_to - dt.timedelta(days=DEFAULT_WINDOW_DAYS - 1)
-        check_date_range(date_from, date_to)
-        if (date_to - date_from).days >= MAX_WINDOW_DAYS:
-            raise Invalid([(["query", "from"], f"the window is limited to {MAX_WINDOW_DAYS} days")])
+async def patient_summary_json(
+    db: Database,
+    cache: VersionedCache,
+    patient_id: uuid.UUID,
+    date_from: dt.date | None,
+    date_to: dt.date | None,
+) -> bytes:
+    """The rendered window summary (see ``load_patient_summary``), computed once per version
+    of the patient's data and day."""
+    async with db.read_autocommit() as conn:
+        position, timezone = await data_version(conn, patient_id)
+        date_to, date_from = _window(date_from, date_to, timezone)
+        key = ("window", patient_id, date_from, date_to, position)
+        if (body := cache.get(key)) is not None:
+            return body
         values = await _entry_values(conn, patient_id, date_from, date_to)
-    return patient_summary(values, date_from, date_to)
+    body = render(patient_summary(values, date_from, date_to))
+    cache.put(key, body)
+    return body
+
+
+def _window(
+    date_from: dt.date | None, date_to: dt.date | None, timezone: str
+) -> tuple[dt.date, dt.date]:
+    """``(to, from)`` with their defaults, checked."""
+    date_to = date_to or today_in(timezone)
+    date_from = date_from or date_to - dt.timedelta(days=DEFAULT_WINDOW_DAYS - 1)
+    check_date_range(date_from, date_to)
+    if (date_to - date_from).days >= MAX_WINDOW_DAYS:
+        raise Invalid([(["query", "from"], f"the window is limited to {MAX_WINDOW_DAYS} days")])
+    return date_to, date_from
 
 
 async def _entry_values(

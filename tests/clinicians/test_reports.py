@@ -122,6 +122,70 @@ def test_the_patient_list_takes_the_same_queries_for_one_patient_or_many(
     assert queries_for_list() == one <= 6
 
 
+def test_an_unchanged_patient_list_is_answered_from_one_query(
+    client: TestClient, clinician: Account, patient: Account, statements: list[str]
+) -> None:
+    link(client, clinician, patient)
+    write_entry(client, patient, day(0), 4)
+    first = client.get("/v1/patients", headers=clinician.headers)
+    statements.clear()
+    again = client.get("/v1/patients", headers=clinician.headers)
+    assert again.content == first.content
+    assert len(statements) == 1 and "change_counters" in statements[0]
+
+
+@pytest.mark.parametrize(
+    "change", ["entry", "deleted entry", "course", "display name", "revoked", "linked"]
+)
+def test_the_patient_list_is_never_stale(
+    client: TestClient,
+    clinician: Account,
+    make_account: Callable[..., Account],
+    change: str,
+) -> None:
+    """Whatever changes in a linked patient's data or the link set, the very next list
+    shows it."""
+    ann = make_account("patient", display_name="Ann")
+    link(client, clinician, ann)
+    entry_id = str(uuid.uuid4())
+    body = {"recorded_at": f"{day(-1)}T12:00:00+00:00", "local_date": str(day(-1)), "pain": 6}
+    response = client.put(f"/v1/patients/me/entries/{entry_id}", json=body, headers=ann.headers)
+    assert response.status_code == 201
+    before = client.get("/v1/patients", headers=clinician.headers).json()["items"]
+    assert [(i["display_name"], i["pain_7d_mean"]) for i in before] == [("Ann", 6.0)]
+    expected: list[tuple[Any, ...]] = [("Ann", 6.0)]
+    if change == "entry":
+        write_entry(client, ann, day(0), 2)
+        expected = [("Ann", 4.0)]
+    elif change == "deleted entry":
+        deleted = client.delete(f"/v1/patients/me/entries/{entry_id}", headers=ann.headers)
+        assert deleted.status_code == 204
+        expected = [("Ann", None)]
+    elif change == "course":
+        course(client, ann, day(-3), name="Electroacupuncture")
+    elif change == "display name":
+        patched = client.patch("/v1/me", json={"display_name": "Ann B."}, headers=ann.headers)
+        assert patched.status_code == 200
+        expected = [("Ann B.", 6.0)]
+    elif change == "time zone":
+        # Far enough east that "today" moves on for Ann wherever UTC's day is.
+        patched = client.patch(
+            "/v1/me", json={"timezone": "Pacific/Kiritimati"}, headers=ann.headers
+        )
+        assert patched.status_code == 200
+    elif change == "revoked":
+        revoked = client.delete(f"/v1/patients/me/links/{clinician.id}", headers=ann.headers)
+        assert revoked.status_code == 204
+        expected = []
+    elif change == "linked":
+        link(client, clinician, make_account("patient", display_name="Bea"))
+        expected = [("Ann", 6.0), ("Bea", None)]
+    after = client.get("/v1/patients", headers=clinician.headers).json()["items"]
+    assert [(i["display_name"], i["pain_7d_mean"]) for i in after] == expected
+    if change == "course":
+        assert after[0]["active_course"]["name"] == "Electroacupuncture"
+
+
 def test_only_clinicians_have_a_patient_list(client: TestClient, patient: Account) -> None:
     assert_problem(client.get("/v1/patients", headers=patient.headers), 403)
     assert_problem(client.get("/v1/patients"), 401)

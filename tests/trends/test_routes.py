@@ -106,13 +106,90 @@ def test_course_summary_matches_the_hand_worked_case(client: TestClient, patient
 
 
 @pytest.mark.usefixtures("course_history")
-def test_a_summary_takes_two_queries(
+def test_a_summary_takes_three_queries_then_one_while_the_data_is_unchanged(
     client: TestClient, patient: Account, statements: list[str]
 ) -> None:
-    response = client.get(summary_url(), params={"as_of": "2026-03-22"}, headers=patient.headers)
-    assert response.status_code == 200
+    params = {"as_of": "2026-03-22"}
+    first = client.get(summary_url(), params=params, headers=patient.headers)
+    assert first.status_code == 200
     reads = [q for q in statements if "FROM" in q.upper()]
-    assert len(reads) == 2, reads
+    assert len(reads) == 3, reads  # data version, course with sessions, entries
+    statements.clear()
+    again = client.get(summary_url(), params=params, headers=patient.headers)
+    assert again.content == first.content
+    reads = [q for q in statements if "FROM" in q.upper()]
+    assert len(reads) == 1 and "change_counters" in reads[0], reads
+
+
+@pytest.mark.usefixtures("course_history")
+@pytest.mark.parametrize(
+    "change", ["new entry", "edited entry", "deleted entry", "course", "session"]
+)
+def test_a_summary_is_never_stale_after_a_write(
+    client: TestClient, patient: Account, change: str
+) -> None:
+    """Whatever the patient writes, the very next summary is computed from it."""
+    params = {"as_of": "2026-03-22"}
+    before = client.get(summary_url(), params=params, headers=patient.headers).json()
+    assert before["current"]["pain_mean"] == 3.0
+    entry_id = str(uuid.uuid4())
+    put(
+        client,
+        patient,
+        f"entries/{entry_id}",
+        {"recorded_at": "2026-03-20T09:00:00+01:00", "pain": 9},
+    )
+    expected = {"pain_mean": round((3 + 4 + 2 + 9) / 4, 3), "days": 4}
+    if change == "edited entry":
+        response = client.patch(
+            f"/v1/patients/me/entries/{entry_id}", json={"pain": 5}, headers=patient.headers
+        )
+        assert response.status_code == 200
+        expected = {"pain_mean": round((3 + 4 + 2 + 5) / 4, 3), "days": 4}
+    elif change == "deleted entry":
+        response = client.delete(f"/v1/patients/me/entries/{entry_id}", headers=patient.headers)
+        assert response.status_code == 204
+        expected = {"pain_mean": 3.0, "days": 3}
+    elif change == "course":
+        response = client.patch(
+            f"/v1/patients/me/courses/{COURSE_ID}",
+            json={"planned_sessions": 12},
+            headers=patient.headers,
+        )
+        assert response.status_code == 200
+    elif change == "session":
+        session = {"occurred_at": "2026-03-19T10:00:00+01:00", "pain_before": 4}
+        put(client, patient, f"sessions/{uuid.uuid4()}", session | {"course_id": COURSE_ID})
+    after = client.get(summary_url(), params=params, headers=patient.headers).json()
+    assert after["current"]["pain_mean"] == expected["pain_mean"]
+    assert after["current"]["days_with_data"] == expected["days"]
+    assert after["planned_sessions"] == (12 if change == "course" else 8)
+    assert after["sessions_completed"] == (4 if change == "session" else 3)
+
+
+@pytest.mark.usefixtures("course_history")
+def test_summaries_of_other_days_and_windows_are_kept_apart(
+    client: TestClient, patient: Account
+) -> None:
+    one = client.get(summary_url(), params={"as_of": "2026-03-22"}, headers=patient.headers)
+    two = client.get(summary_url(), params={"as_of": "2026-03-23"}, headers=patient.headers)
+    assert (one.json()["as_of"], two.json()["as_of"]) == ("2026-03-22", "2026-03-23")
+    assert one.json()["current"]["pain_mean"] != two.json()["current"]["pain_mean"]
+    window = {"from": "2026-03-16", "to": "2026-03-22"}
+    first = client.get("/v1/patients/me/summary", params=window, headers=patient.headers).json()
+    longer = client.get(
+        "/v1/patients/me/summary", params=window | {"to": "2026-03-23"}, headers=patient.headers
+    ).json()
+    assert [d["local_date"] for d in first["daily"]][-1] == "2026-03-22"
+    assert [d["local_date"] for d in longer["daily"]][-1] == "2026-03-23"
+    put(
+        client,
+        patient,
+        f"entries/{uuid.uuid4()}",
+        {"recorded_at": "2026-03-17T09:00:00+01:00", "pain": 1},
+    )
+    refreshed = client.get("/v1/patients/me/summary", params=window, headers=patient.headers).json()
+    assert len(refreshed["daily"]) == len(first["daily"]) + 1
 
 
 @pytest.mark.usefixtures("course_history")
