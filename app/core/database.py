@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.util.concurrency import await_
 from sqlmodel import SQLModel
 
 NAMING_CONVENTION = {
@@ -93,13 +94,30 @@ def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10) -> A
         engine = create_async_engine(target, pool_pre_ping=True)
         sa.event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
-    return create_async_engine(
+    engine = create_async_engine(
         target,
         pool_size=pool_size,
         max_overflow=max_overflow,
         pool_pre_ping=True,
         pool_recycle=1800,
     )
+    engine.dialect.do_ping = _ping_in_one_round_trip  # type: ignore[method-assign]
+    return engine
+
+
+def _ping_in_one_round_trip(dbapi_connection: Any) -> bool:
+    """The pool's pre-ping as one empty statement.
+
+    SQLAlchemy's asyncpg ping wraps it in BEGIN … ROLLBACK (for PgBouncer's transaction
+    mode, which this service does not use): three round trips before every checkout, a
+    quarter of a write's time. A failure is translated exactly as SQLAlchemy's own ping
+    does, so a dead connection is still replaced before the request uses it.
+    """
+    try:
+        await_(dbapi_connection._connection.fetchrow(";"))
+    except Exception as error:
+        dbapi_connection._handle_exception(error)
+    return True
 
 
 class Database:
