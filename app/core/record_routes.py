@@ -13,7 +13,7 @@ from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response, 
 from pydantic import BaseModel
 
 from app.core import records
-from app.core.deps import DbDep, Need, PatientScope, require
+from app.core.deps import Need, PatientScope, require
 from app.core.errors import problem_responses
 from app.core.fields import CalendarDate, check_date_range
 from app.core.http import ModelResponse, Preconditions, etag, preconditions
@@ -74,11 +74,10 @@ def add_record_routes(
         record_id: uuid.UUID,
         body: InBody,
         scope: Annotated[PatientScope, write_access],
-        db: DbDep,
         pre: PreDep,
         request: Request,
     ) -> Any:
-        result = await records.put_record(db, kind, scope.patient_id, record_id, body, pre)
+        result = await records.put_record(scope.db, kind, scope.patient_id, record_id, body, pre)
         headers = {"ETag": etag(result.version)}
         if result.status == "created":
             headers["Location"] = request.url.path
@@ -96,14 +95,13 @@ def add_record_routes(
     async def create(
         body: InBody,
         scope: Annotated[PatientScope, write_access],
-        db: DbDep,
         request: Request,
         idempotency_key: IdempotencyKeyHeader = None,
     ) -> Any:
         async def produce() -> Response:
             record_id = body.id or uuid.uuid4()  # type: ignore[attr-defined]
             result = await records.put_record(
-                db, kind, scope.patient_id, record_id, body, Preconditions(None, "*")
+                scope.db, kind, scope.patient_id, record_id, body, Preconditions(None, "*")
             )
             headers = {
                 "ETag": etag(result.version),
@@ -111,7 +109,7 @@ def add_record_routes(
             }
             return ModelResponse(result.record, status.HTTP_201_CREATED, headers=headers)
 
-        return await idempotent(db, scope.caller.user_id, idempotency_key, request, produce)
+        return await idempotent(scope.db, scope.caller.user_id, idempotency_key, request, produce)
 
     @router.get(
         f"{base}/{{record_id}}",
@@ -123,10 +121,9 @@ def add_record_routes(
     async def get(
         record_id: uuid.UUID,
         scope: Annotated[PatientScope, read_access],
-        db: DbDep,
         pre: PreDep,
     ) -> Any:
-        record = await records.get_record(db, kind, scope.patient_id, record_id)
+        record = await records.get_record(scope.db, kind, scope.patient_id, record_id)
         tag = etag(record.version)
         if pre.not_modified(record.version):
             return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers={"ETag": tag})
@@ -149,10 +146,9 @@ def add_record_routes(
             ),
         ],
         scope: Annotated[PatientScope, write_access],
-        db: DbDep,
         pre: PreDep,
     ) -> Any:
-        result = await records.patch_record(db, kind, scope.patient_id, record_id, body, pre)
+        result = await records.patch_record(scope.db, kind, scope.patient_id, record_id, body, pre)
         return ModelResponse(result.record, headers={"ETag": etag(result.version)})
 
     @router.delete(
@@ -165,10 +161,9 @@ def add_record_routes(
     async def delete(
         record_id: uuid.UUID,
         scope: Annotated[PatientScope, write_access],
-        db: DbDep,
         pre: PreDep,
     ) -> Response:
-        await records.delete_record(db, kind, scope.patient_id, record_id, pre)
+        await records.delete_record(scope.db, kind, scope.patient_id, record_id, pre)
         return Response(status_code=status.HTTP_204_NO_CONTENT)
 
     @router.get(
@@ -180,7 +175,6 @@ def add_record_routes(
     )
     async def list_(
         scope: Annotated[PatientScope, read_access],
-        db: DbDep,
         filters: Annotated[Sequence[sa.ColumnElement[bool]], Depends(list_filters)],
         date_from: DateFrom = None,
         date_to: DateTo = None,
@@ -189,7 +183,7 @@ def add_record_routes(
     ) -> Any:
         check_date_range(date_from, date_to)
         items, next_cursor = await records.list_records(
-            db,
+            scope.db,
             kind,
             scope.patient_id,
             limit=limit,
