@@ -19,7 +19,7 @@ from app.clinicians.schemas import (
     ShareCodeOut,
 )
 from app.core.database import Database, table_of
-from app.core.errors import NotFound
+from app.core.errors import NotFound, Unauthorized
 from app.core.pagination import decode_cursor, encode_cursor
 from app.core.records import utcnow
 from app.core.security import digest
@@ -40,6 +40,9 @@ def new_share_code() -> str:
     return f"{raw[:4]}-{raw[4:8]}-{raw[8:]}"
 
 
+ERASED = "The account no longer exists."
+
+
 def normalise_code(code: str) -> str:
     """Codes are read back by people: case, spaces and hyphens do not matter."""
     return re.sub(r"[\s\-]", "", code).upper()
@@ -48,15 +51,18 @@ def normalise_code(code: str) -> str:
 async def create_share_code(db: Database, patient_id: uuid.UUID, hours: int) -> ShareCodeOut:
     code, now = new_share_code(), utcnow()
     expires_at = now + dt.timedelta(hours=hours)
-    async with db.transaction() as conn:
-        await conn.execute(
-            sa.insert(share_codes).values(
-                code_hash=digest(normalise_code(code)),
-                patient_id=patient_id,
-                created_at=now,
-                expires_at=expires_at,
+    try:
+        async with db.transaction() as conn:
+            await conn.execute(
+                sa.insert(share_codes).values(
+                    code_hash=digest(normalise_code(code)),
+                    patient_id=patient_id,
+                    created_at=now,
+                    expires_at=expires_at,
+                )
             )
-        )
+    except sa.exc.IntegrityError as exc:  # the caller's account was erased after sign-in
+        raise Unauthorized(ERASED) from exc
     return ShareCodeOut(code=code, expires_at=expires_at)
 
 
@@ -87,11 +93,14 @@ async def redeem(db: Database, clinician_id: uuid.UUID, code: str) -> LinkOut:
         ).scalar_one_or_none()
         linked_at = existing or now
         if existing is None:
-            await conn.execute(
-                sa.insert(links).values(
-                    patient_id=patient_id, clinician_id=clinician_id, linked_at=now
+            try:
+                await conn.execute(
+                    sa.insert(links).values(
+                        patient_id=patient_id, clinician_id=clinician_id, linked_at=now
+                    )
                 )
-            )
+            except sa.exc.IntegrityError as exc:  # the clinician's account was erased
+                raise Unauthorized(ERASED) from exc
         name = (
             await conn.execute(sa.select(users.c.display_name).where(users.c.id == patient_id))
         ).scalar_one()

@@ -274,3 +274,20 @@ def test_export_holds_links_codes_and_the_access_log(
     assert [(e["method"], e["path"]) for e in export["access_log"]] == [
         ("GET", f"/v1/patients/{patient.id}/entries")
     ]
+
+
+def test_an_erased_accounts_token_cannot_share_or_link(
+    client: TestClient, patient: Account, clinician: Account, make_account: Any
+) -> None:
+    """Access tokens outlive an erasure by up to 15 minutes: they get 401, never a 500,
+    and a refused redemption leaves the code usable."""
+    code = share(client, patient)["code"]
+    assert client.delete("/v1/me", headers=clinician.headers).status_code == 204
+    refused = client.post("/v1/links", json={"code": code}, headers=clinician.headers)
+    assert_problem(refused, 401)
+    other = make_account("clinician")
+    taken = client.post("/v1/links", json={"code": code}, headers=other.headers)
+    assert taken.status_code == 201 and taken.json()["patient_id"] == str(patient.id)
+
+    assert client.delete("/v1/me", headers=patient.headers).status_code == 204
+    assert_problem(client.post("/v1/patients/me/share-codes", headers=patient.headers), 401)
