@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run migrate demo test lint format lock bench clean
+.PHONY: install run migrate demo test lint format lock audit bench clean
 
 $(BIN)/.installed: pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "paindiary needs Python 3.11 or newer")'
@@ -47,6 +47,12 @@ lock:
 	.lockenv/bin/python -m pip install --quiet ".[dev,bench]"
 	.lockenv/bin/python -m pip freeze --exclude paindiary > constraints.txt
 	rm -rf .lockenv
+
+# Known vulnerabilities in the pinned versions of constraints.txt, read from the file alone
+# (no install). Needs network access to PyPI's JSON API; --strict fails when a package could
+# not be checked, instead of reporting "No known vulnerabilities found" for it.
+audit: install
+	$(BIN)/pip-audit --strict --no-deps --disable-pip --progress-spinner off -r constraints.txt
 
 # Throughput and latency ratios against the bare framework and a tutorial-style endpoint
 # (needs wrk: apt-get install wrk; PostgreSQL at PAINDIARY_BENCH_POSTGRES_URL or 127.0.0.1).

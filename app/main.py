@@ -18,15 +18,26 @@ from app.accounts.routes import router as accounts_router
 from app.clinicians.routes import router as clinicians_router
 from app.core.cache import VersionedCache
 from app.core.database import Database, create_engine
-from app.core.errors import Problem, install_error_handlers
-from app.core.middleware import BodyLimit, ResponseHeaders
+from app.core.errors import Problem, document_problems, install_error_handlers
+from app.core.middleware import (
+    CORS_EXPOSED_HEADERS,
+    CORS_METHODS,
+    CORS_REQUEST_HEADERS,
+    BodyLimit,
+    Cors,
+    NoNulCharacters,
+    ResponseHeaders,
+)
+from app.core.observability import install_observability
 from app.core.ratelimit import SlidingWindow
 from app.core.security import AccessTokens, Passwords
 from app.core.settings import Settings, get_settings
 from app.courses.routes import router as courses_router
 from app.diary.batch import BatchItem
 from app.diary.routes import router as diary_router
+from app.health.gate import ReadinessGate
 from app.health.routes import router as health_router
+from app.health.service import SchemaStatus
 from app.sessions.routes import router as sessions_router
 from app.sync.routes import router as sync_router
 from app.trends.routes import router as trends_router
@@ -54,8 +65,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
     )
 
+    schema_status = SchemaStatus(db)
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await schema_status.check_at_start()  # so that requests find the answer ready
         yield
         await db.dispose()
 
@@ -84,7 +98,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
 
     install_error_handlers(app)
+    app.add_middleware(ReadinessGate, schema=schema_status)  # innermost: API 503s until migrated
+    # The last added runs first: CORS inside ResponseHeaders, so that a preflight answer
+    # gets the security headers too, and outside BodyLimit, so that a browser can read a 413.
+    app.add_middleware(NoNulCharacters)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    if settings.cors_origins:
+        # Bearer tokens, no cookies: credentials stay off.
+        app.add_middleware(
+            Cors,
+            allow_origins=settings.cors_origins,
+            allow_methods=CORS_METHODS,
+            allow_headers=CORS_REQUEST_HEADERS,
+            expose_headers=CORS_EXPOSED_HEADERS,
+        )
     app.add_middleware(ResponseHeaders)
     app.add_middleware(GZipMiddleware, minimum_size=settings.gzip_minimum_bytes)
 
@@ -99,6 +126,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         sync_router,
     ):
         app.include_router(router)
+    install_observability(app, db.engine)
     _add_docs(app)
     _register_problem_schema(app)
     return app
@@ -126,7 +154,8 @@ def _add_docs(app: FastAPI) -> None:
 
 
 def _register_problem_schema(app: FastAPI) -> None:
-    """Add the models that routes answer or accept without naming them to FastAPI."""
+    """Add the models that routes answer or accept without naming them to FastAPI, and the
+    problems every operation can answer with (see :func:`document_problems`)."""
     original = app.openapi
     extra_models = (Problem, BatchItem)
 
@@ -140,6 +169,7 @@ def _register_problem_schema(app: FastAPI) -> None:
             for name, sub in generated.pop("$defs", {}).items():
                 components.setdefault(name, sub)
             components.setdefault(model.__name__, generated)
+        document_problems(schema)
         app.openapi_schema = schema
         return schema
 

@@ -1,5 +1,6 @@
 """Sharing, links, the clinician's patient list, reports, chart and access log (§7)."""
 
+import datetime as dt
 import uuid
 from typing import Annotated, Any, Literal
 
@@ -36,7 +37,11 @@ router = APIRouter(prefix="/v1", tags=["clinicians"])
 FHIR_JSON = "application/fhir+json"
 AsOf = Annotated[
     CalendarDate | None,
-    Query(description="Summaries as of this day; default today in the patient's zone."),
+    Query(
+        ge=dt.date(1900, 1, 1),
+        le=dt.date(2199, 12, 31),
+        description="Summaries as of this day; default today in the patient's zone.",
+    ),
 ]
 
 

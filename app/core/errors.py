@@ -108,8 +108,35 @@ class ServiceUnavailable(AppError):
     status, slug = 503, "service-unavailable"
 
 
+class InvalidInput(StarletteHTTPException):
+    """A 422 found below the routes, while the body is read (an HTTPException, so that
+    FastAPI's body parsing passes it on rather than turning it into a 400)."""
+
+    def __init__(self, errors: list[dict[str, Any]]) -> None:
+        super().__init__(422, "; ".join(f"{_loc(e['loc'])}: {e['msg']}" for e in errors[:5]))
+        self.errors = errors
+
+
 def _loc(loc: Sequence[Any]) -> str:
     return ".".join(str(p) for p in loc) or "body"
+
+
+def invalid_response(errors: list[dict[str, Any]]) -> JSONResponse:
+    """The 422 problem for these ``{loc, msg}`` errors."""
+    detail = "; ".join(f"{_loc(e['loc'])}: {e['msg']}" for e in errors[:5])
+    return problem_response(422, detail, slug="validation-error", errors=errors)
+
+
+def _unreadable_body(cause: BaseException | None) -> str | None:
+    """Why FastAPI could not read a JSON body that it answers 400 for (other malformed JSON
+    is its 422): no such body is well-formed JSON, so it is a 422 too."""
+    if isinstance(cause, UnicodeDecodeError):
+        return "the body must be UTF-8 encoded JSON"
+    if isinstance(cause, RecursionError):
+        return "the JSON is nested too deeply"
+    if isinstance(cause, ValueError) and "integer string conversion" in str(cause):
+        return "a number has too many digits"
+    return None
 
 
 def problem_response(
@@ -164,6 +191,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if isinstance(exc, InvalidInput):
+            return invalid_response(exc.errors)
+        if exc.status_code == 400 and (reason := _unreadable_body(exc.__cause__)):
+            return invalid_response([{"loc": ["body"], "msg": reason}])
         detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
         headers = dict(exc.headers or {})
         if exc.status_code == 404 and detail == "Not Found":
@@ -178,6 +209,21 @@ def install_error_handlers(app: FastAPI) -> None:
         logger.error("database unavailable: %s", type(exc.orig).__name__)
         return _unavailable()
 
+    # Lost and refused connections get handlers of their own: the catch-all below runs in
+    # Starlette's outermost layer, which re-raises after answering, so uvicorn would log a
+    # traceback and drop the keep-alive connection for every request of an outage.
+    @app.exception_handler(DBAPIError)
+    async def _db_lost(_: Request, exc: DBAPIError) -> JSONResponse:
+        if not _database_unavailable(exc):
+            raise exc  # a genuine error: the catch-all logs it and answers 500
+        logger.error("database connection lost: %s", type(exc.orig).__name__)
+        return _unavailable()
+
+    @app.exception_handler(OSError)
+    async def _db_unreachable(_: Request, exc: OSError) -> JSONResponse:
+        logger.error("database unreachable: %s", type(exc).__name__)
+        return _unavailable()
+
     @app.exception_handler(Exception)
     async def _unhandled(_: Request, exc: Exception) -> JSONResponse:
         if isinstance(exc, DBAPIError) and exc.connection_invalidated:
@@ -188,6 +234,21 @@ def install_error_handlers(app: FastAPI) -> None:
         return problem_response(
             500, "The server could not complete the request.", headers=BASELINE_HEADERS
         )
+
+
+#: SQLSTATEs that say the database is unavailable rather than the request wrong: connection
+#: exceptions (08…, e.g. reset while connecting), operator intervention (57P…: shut down,
+#: restarting, still starting up) and too many connections (53300).
+_UNAVAILABLE_SQLSTATES = ("08", "57P", "53300")
+
+
+def _database_unavailable(exc: DBAPIError) -> bool:
+    sqlstate = getattr(exc.orig, "sqlstate", None) or ""
+    return (
+        exc.connection_invalidated
+        or sqlstate.startswith(_UNAVAILABLE_SQLSTATES)
+        or isinstance(getattr(exc.orig, "__cause__", None), OSError)
+    )
 
 
 def _unavailable() -> JSONResponse:
@@ -213,13 +274,71 @@ def _allowed_methods(request: Request, fallback: str) -> str:
     return ", ".join(sorted(methods)) if methods else fallback
 
 
+PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
+
+
 #: OpenAPI ``responses`` entries so that every documented error carries the problem schema.
 def problem_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     return {
         code: {
             "model": Problem,
             "description": HTTPStatus(code).phrase,
-            "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+            "content": {PROBLEM_JSON: {"schema": PROBLEM_REF}},
         }
         for code in codes
     }
+
+
+_WHY = {
+    400: "A malformed `If-Match` or `If-None-Match` header.",
+    401: "No valid access token.",
+    412: "`If-Match` names a version that is not the current one.",
+    413: "The request body is too large.",
+    422: "The request is invalid; `errors` lists every field at fault.",
+    503: "The database is unreachable or being migrated; retry after `Retry-After` seconds.",
+}
+_HEADERS = {
+    401: {"WWW-Authenticate": "`Bearer`: the scheme to authenticate with."},
+    503: {"Retry-After": "Seconds to wait before retrying."},
+}
+
+
+def document_problems(openapi: dict[str, Any]) -> None:
+    """Declare in ``openapi`` the problems an operation can answer with whatever its route
+    lists: 401 where it needs a token; 503 under ``/v1/`` (the readiness gate, and a
+    database that is down); 413 and 422 where it takes a body, 422 where it takes
+    parameters; 400 and 412 where it reads ``If-Match``/``If-None-Match``. Every 4xx and
+    5xx is ``application/problem+json`` (FastAPI documents its own 422 as
+    ``application/json``, which our handler never sends)."""
+    for path, operations in openapi["paths"].items():
+        for method, operation in operations.items():
+            codes = set()
+            if path.startswith("/v1/"):
+                codes.add(503)
+            if operation.get("security"):
+                codes.add(401)
+            if "requestBody" in operation:
+                codes |= {413, 422}
+            parameters = {p["name"].lower() for p in operation.get("parameters", [])}
+            if parameters:
+                codes.add(422)
+            if parameters & {"if-match", "if-none-match"}:
+                codes.add(400)
+            if "if-match" in parameters and method != "get":
+                codes.add(412)
+            responses = operation["responses"]
+            for code in codes:
+                responses.setdefault(str(code), {"description": _WHY[code]})
+            operation["responses"] = responses = dict(sorted(responses.items()))
+            for code, response in responses.items():
+                if code[0] in "45":
+                    response["content"] = {PROBLEM_JSON: {"schema": PROBLEM_REF}}
+                    if int(code) in _HEADERS:
+                        response["headers"] = {
+                            name: {"description": text, "schema": {"type": "string"}}
+                            for name, text in _HEADERS[int(code)].items()
+                        }
+    schemas = openapi.get("components", {}).get("schemas", {})
+    # FastAPI's validation error models, which no response names any more.
+    for unused in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(unused, None)

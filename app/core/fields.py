@@ -23,8 +23,21 @@ SERVER_FIELDS = frozenset({"patient_id", "version", "created_at", "updated_at", 
 EARLIEST = dt.date(1900, 1, 1)
 
 Score = Annotated[int, Strict(), Field(ge=0, le=10)]
+
+
+def _no_negative_zero(value: float | None) -> float | None:
+    # SQLite stores -0.0 as 0 and PostgreSQL keeps the sign: one answer on both.
+    return None if value is None else value + 0.0
+
+
+_JSONNumber = Annotated[float, Strict(), Field(allow_inf_nan=False)]
 #: A JSON number (an integer is fine); numeric strings are refused like for integers.
-Number = Annotated[float, Strict(), Field(allow_inf_nan=False)]
+#: -0 is read as 0.
+Number = Annotated[_JSONNumber, AfterValidator(_no_negative_zero)]
+#: ``Number | None``. Use it rather than that union: with the validator inside the union,
+#: pydantic writes ``Field`` bounds into the JSON schema as unknown keywords (`gt`, `le`),
+#: so the OpenAPI document would not state them.
+OptionalNumber = Annotated[_JSONNumber | None, AfterValidator(_no_negative_zero)]
 Text2000 = Annotated[str, Field(max_length=2000)]
 Text200 = Annotated[str, Field(max_length=200)]
 
@@ -40,16 +53,30 @@ def _minute_offset(value: dt.datetime) -> dt.datetime:
 
 
 _RFC3339 = re.compile(
-    r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?([Zz]|[+-]\d{2}:\d{2})$"
+    r"^\d{4}-\d{2}-\d{2}[Tt ](?P<hour>\d{2}):(?P<minute>\d{2})(:(?P<second>\d{2})(\.\d{1,9})?)?"
+    r"([Zz]|[+-](?P<offset_hours>\d{2}):(?P<offset_minutes>\d{2}))$"
 )
+#: The largest value of each part; the parser's own message for a part beyond it is obscure.
+_RFC3339_PARTS = {"hour": 23, "minute": 59, "second": 59, "offset_hours": 23, "offset_minutes": 59}
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 def _rfc3339_text(value: Any) -> Any:
-    """Refuse what lax parsing would read as Unix time (numbers, numeric strings)."""
-    if isinstance(value, dt.datetime) or (isinstance(value, str) and _RFC3339.match(value)):
+    """Refuse what lax parsing would read as Unix time (numbers, numeric strings), and name
+    the part of a timestamp that is out of range (24:00, a leap second, an offset of +24:00)."""
+    if isinstance(value, dt.datetime):
         return value
-    raise ValueError("must be an RFC 3339 timestamp with an offset, e.g. 2026-11-20T08:30:00+01:00")
+    match = _RFC3339.match(value) if isinstance(value, str) else None
+    if match is None:
+        raise ValueError(
+            "must be an RFC 3339 timestamp with an offset, e.g. 2026-11-20T08:30:00+01:00"
+        )
+    for part, largest in _RFC3339_PARTS.items():
+        if match[part] is not None and int(match[part]) > largest:
+            name = part.replace("_", " ")
+            leap = " (leap seconds are not accepted)" if part == "second" else ""
+            raise ValueError(f"the {name} must be 00–{largest}{leap}")
+    return value
 
 
 def _date_text(value: Any) -> Any:

@@ -54,17 +54,28 @@ def _parse(header: str | None, name: str) -> set[int] | str | None:
             tag = tag[2:]
         if len(tag) < 2 or not (tag.startswith('"') and tag.endswith('"')):
             raise BadRequest(f'{name} must be a list of entity tags such as "3".')
-        try:
-            versions.add(int(tag[1:-1]))
-        except ValueError:
-            continue  # a tag we never issued matches nothing
+        opaque = tag[1:-1]
+        # Strong comparison is character by character: only the exact text of a tag we
+        # issue ("3", never "03" or "+3") names a version; any other tag matches nothing.
+        if len(opaque) <= 19 and opaque.isascii() and opaque.isdigit() and opaque[:1] != "0":
+            versions.add(int(opaque))
     return versions
 
 
+#: What ``_parse`` accepts: ``*`` or a list of (optionally weak) quoted entity tags.
+ENTITY_TAGS = {"pattern": r'^(\*|(W/)?"[^",]*"( *, *(W/)?"[^",]*")*)$'}
+
+
 async def preconditions(
-    if_match: str | None = Header(default=None, description='Version to update, e.g. `"3"`.'),
+    if_match: str | None = Header(
+        default=None,
+        description='Version to update, e.g. `"3"`.',
+        json_schema_extra=ENTITY_TAGS,
+    ),
     if_none_match: str | None = Header(
-        default=None, description='On GET: `"3"` → `304` when unchanged; on PUT: `*` = create only.'
+        default=None,
+        description='On GET: `"3"` → `304` when unchanged; on PUT: `*` = create only.',
+        json_schema_extra=ENTITY_TAGS,
     ),
 ) -> Preconditions:
     return Preconditions(if_match, if_none_match)

@@ -25,7 +25,10 @@ IdempotencyKeyHeader = Annotated[
     str | None,
     Header(
         description="Makes a POST safe to retry: the same key and request within 24 h get "
-        "the first response again; the same key with another request is 422."
+        "the first response again; the same key with another request is 422. 1–255 "
+        "printable characters (a UUID is a good key).",
+        # Checked by app.sync.idempotency itself (422), which also takes the quoted form.
+        json_schema_extra={"pattern": r'^(?!""$)[!-~]([ -~]{0,253}[!-~])?$'},
     ),
 ]
 DateFrom = Annotated[
@@ -36,8 +39,27 @@ DateTo = Annotated[
 ]
 
 
+MERGE_PATCH = "application/merge-patch+json"
+
+
 async def _no_filters() -> list[sa.ColumnElement[bool]]:
     return []
+
+
+def _merge_patch_body(model: type[BaseModel]) -> dict[str, Any]:
+    """OpenAPI for a merge patch of ``model`` (the handler takes a plain object, which
+    FastAPI would document as any object at all): its fields, none required, and `null`
+    for every field that has a default (RFC 7396: null removes it, so the default applies)."""
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    schema.pop("$defs", None)  # FastAPI lists them already, for the PUT body
+    required = set(schema.pop("required", ()))
+    for name, field in schema["properties"].items():
+        nullable = {"type": "null"} in field.get("anyOf", ())
+        if name not in required and not nullable:
+            schema["properties"][name] = {"anyOf": [field, {"type": "null"}]}
+    schema["title"] = f"{model.__name__} merge patch"
+    schema["description"] = "RFC 7396 merge patch of the writable fields; `null` clears one."
+    return {"requestBody": {"content": {MERGE_PATCH: {"schema": schema}}}}
 
 
 def add_record_routes(
@@ -135,16 +157,11 @@ def add_record_routes(
         name=f"patch_{kind.name}",
         summary=f"Change some fields of a {label} (JSON merge patch)",
         responses=problem_responses(401, 403, 404, 412, 422, 429),
+        openapi_extra=_merge_patch_body(body_schema),
     )
     async def patch(
         record_id: uuid.UUID,
-        body: Annotated[
-            dict[str, Any],
-            Body(
-                media_type="application/merge-patch+json",
-                description="RFC 7396 merge patch of the writable fields; `null` clears one.",
-            ),
-        ],
+        body: Annotated[dict[str, Any], Body(media_type=MERGE_PATCH)],
         scope: Annotated[PatientScope, write_access],
         pre: PreDep,
     ) -> Any:

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import json
+import re
 import secrets
 import warnings
 from functools import lru_cache
+from typing import Annotated, Any
 
-from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+#: An origin as a browser sends it in ``Origin``: lower case, no path, no default port.
+_ORIGIN = re.compile(r"^(https?)://([a-z0-9.-]+|\[[0-9a-f:.]+\])(?::([0-9]{1,5}))?$")
+_DEFAULT_PORTS = {"http": "80", "https": "443"}
 
 
 class Settings(BaseSettings):
@@ -26,6 +33,9 @@ class Settings(BaseSettings):
 
     #: Requests with a larger body are refused with 413.
     max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+    #: Browser origins allowed to call the API (CORS), e.g. ``["https://app.example.org"]``;
+    #: in the environment a JSON list or comma-separated. Empty: no CORS headers at all.
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     #: Argon2id parameters; the defaults are OWASP's minimum (m=19 MiB, t=2, p=1).
     argon2_memory_kib: int = Field(default=19 * 1024, ge=19 * 1024)
@@ -51,6 +61,34 @@ class Settings(BaseSettings):
 
     db_pool_size: int = Field(default=10, ge=1)
     db_max_overflow: int = Field(default=10, ge=0)
+
+    #: Logs on stderr (`paindiary serve`): one JSON object per line, or text for a terminal.
+    log_format: str = Field(default="json", pattern="^(json|text)$")
+    log_level: str = Field(default="info", pattern="(?i)^(debug|info|warning|error|critical)$")
+    #: When set, GET /metrics needs ``Authorization: Bearer <metrics_token>``.
+    metrics_token: str | None = None
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _origin_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            if value.strip().startswith("["):
+                return json.loads(value)
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _exact_origins(cls, origins: list[str]) -> list[str]:
+        # A browser compares Origin as a string: anything else would never match, silently.
+        for origin in origins:
+            match = _ORIGIN.match(origin)
+            if match is None or match[3] == _DEFAULT_PORTS[match[1]]:
+                raise ValueError(
+                    f"{origin!r} is not an origin as browsers send it: scheme://host[:port],"
+                    " lower case, no path or trailing slash, no default port, no wildcard"
+                )
+        return list(dict.fromkeys(origins))
 
     @model_validator(mode="after")
     def _require_secret(self) -> Settings:

@@ -17,8 +17,8 @@ from pydantic import (
 
 from app.core.fields import (
     CalendarDate,
-    Number,
     OffsetDatetime,
+    OptionalNumber,
     Score,
     Tag,
     Text2000,
@@ -53,7 +53,7 @@ class Medication(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-    dose: Number | None = Field(default=None, gt=0, le=1e9)
+    dose: OptionalNumber = Field(default=None, gt=0, le=1e9)
     unit: Annotated[str, StringConstraints(strip_whitespace=True, max_length=20)] | None = None
     kind: Literal["preventive", "as_needed"]
 
@@ -76,7 +76,7 @@ class EntryIn(BaseModel):
     pain: Score = Field(description="0 = no pain … 10 = worst imaginable.")
     pain_worst: Score | None = None
     sites: list[PainSite] = Field(default_factory=list, max_length=20)
-    sleep_hours: Number | None = Field(default=None, ge=0, le=24, description="The night before.")
+    sleep_hours: OptionalNumber = Field(default=None, ge=0, le=24, description="The night before.")
     sleep_quality: Score | None = None
     stress: Score | None = None
     mood: Score | None = None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from functools import lru_cache
 from typing import Any
 
@@ -37,3 +39,26 @@ async def readiness(db: Database) -> dict[str, Any]:
             "expected_migration": head,
         }
     return {"status": "ok", "database": "reachable", "migration": current}
+
+
+class SchemaStatus:
+    """Whether this process has seen the schema at head. Until it has, ``ReadinessGate``
+    answers the API with 503; once it has, nobody asks the database again (a later outage
+    is the error handlers' business)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.ready = False
+
+    async def check(self) -> dict[str, Any]:
+        """The readiness report (as ``/readyz`` sends it), remembering a success."""
+        report = await readiness(self.db)
+        if report["status"] == "ok":
+            self.ready = True
+        return report
+
+    async def check_at_start(self, seconds: float = 5.0) -> None:
+        """Check once at startup, waiting at most ``seconds`` for the database."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await self.check()

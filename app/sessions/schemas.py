@@ -9,8 +9,8 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, model_validator
 
 from app.core.fields import (
-    Number,
     OffsetDatetime,
+    OptionalNumber,
     Score,
     Text200,
     Text2000,
@@ -54,7 +54,7 @@ class SessionIn(BaseModel):
         description="WHO 2008 codes; 'li 4', 'LI-4', 'SJ5' are accepted and normalised.",
         examples=[["LI4", "GB20", "EX-HN3"]],
     )
-    electro_frequency_hz: Number | None = Field(
+    electro_frequency_hz: OptionalNumber = Field(
         default=None,
         ge=0.5,
         le=200,

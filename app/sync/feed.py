@@ -28,7 +28,7 @@ START = (0, "", uuid.UUID(int=0))
 async def changes_since(
     db: Database, patient_id: uuid.UUID, since: str | None, limit: int
 ) -> ChangesPage:
-    after = tuple(decode_cursor(since, [int, str, uuid.UUID])) if since else START
+    after = tuple(decode_cursor(since, [int, str, uuid.UUID], name="since")) if since else START
     key = sa.tuple_(
         sa.literal(after[0], sa.BigInteger),
         sa.literal(after[1], sa.String),

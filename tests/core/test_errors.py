@@ -131,6 +131,22 @@ def test_malformed_json_is_422_problem_and_stores_nothing(
     assert portal(count_rows, db, users) == 0
 
 
+@pytest.mark.parametrize("body", [b'{"email": "caf\xe9@example.org"}', b"\xe2\xda\x81P\xc4"])
+def test_a_body_that_is_not_utf8_is_422_problem_and_stores_nothing(
+    client: TestClient, db: Database, portal: Callable[..., Any], body: bytes
+) -> None:
+    # FastAPI's own answer was 400 "There was an error parsing the body" (found by
+    # schemathesis: a status the document did not declare).
+    response = client.post(
+        "/v1/auth/register", content=body, headers={"Content-Type": "application/json"}
+    )
+
+    problem = assert_problem(response, 422)
+    assert problem["type"].endswith("/validation-error")
+    assert problem["errors"] == [{"loc": ["body"], "msg": "the body must be UTF-8 encoded JSON"}]
+    assert portal(count_rows, db, users) == 0
+
+
 def test_a_json_array_instead_of_an_object_is_422(client: TestClient) -> None:
     response = client.post("/v1/auth/register", json=[{"email": "a@example.org"}])
 
@@ -319,3 +335,24 @@ def test_body_under_the_limit_is_stored(
 
     assert response.status_code == 201, response.text
     assert portal(count_rows, db, users, email="small@example.org") == 1
+
+
+# --- the OpenAPI document ---------------------------------------------------------------
+
+
+def test_openapi_declares_the_problems_every_operation_can_answer(client: TestClient) -> None:
+    document = client.get("/openapi.json").json()
+    problem = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    paths = document["paths"]
+
+    put = paths["/v1/patients/{patient_id}/entries/{record_id}"]["put"]["responses"]
+    assert " ".join(put) == "200 201 400 401 403 404 412 413 422 429 503"
+    assert all(put[code]["content"] == problem for code in put if code >= "400")
+    assert "WWW-Authenticate" in put["401"]["headers"]
+    assert "Retry-After" in put["503"]["headers"]
+    # FastAPI's own 422 (HTTPValidationError as application/json) is not what we send.
+    unlink = paths["/v1/patients/me/links/{clinician_id}"]["delete"]["responses"]
+    assert unlink["422"]["content"] == problem
+    assert "HTTPValidationError" not in document["components"]["schemas"]
+    assert list(paths["/healthz"]["get"]["responses"]) == ["200"]
+    assert list(paths["/v1/reference/acupoints"]["get"]["responses"]) == ["200", "503"]

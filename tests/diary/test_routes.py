@@ -1654,3 +1654,28 @@ def test_no_valid_token_is_401(
         assert_problem(response, 401)
         assert response.headers["WWW-Authenticate"].startswith("Bearer")
     assert stored() == state
+
+
+def test_openapi_states_the_bounds_of_optional_numbers(client: TestClient) -> None:
+    # The -0 rule of ``Number`` once made pydantic write these as unknown keywords (gt, le).
+    schemas = client.get("/openapi.json").json()["components"]["schemas"]
+
+    sleep = schemas["EntryIn"]["properties"]["sleep_hours"]["anyOf"][0]
+    dose = schemas["Medication"]["properties"]["dose"]["anyOf"][0]
+    assert sleep == {"type": "number", "minimum": 0, "maximum": 24}
+    assert dose == {"type": "number", "exclusiveMinimum": 0, "maximum": 1e9}
+
+
+def test_openapi_documents_the_fields_a_merge_patch_may_carry(client: TestClient) -> None:
+    # It said any object; a patch with an unknown field is 422.
+    operation = client.get("/openapi.json").json()["paths"][
+        "/v1/patients/{patient_id}/entries/{record_id}"
+    ]["patch"]
+    schema = operation["requestBody"]["content"][MERGE_PATCH]["schema"]
+
+    assert schema["additionalProperties"] is False
+    assert "required" not in schema
+    assert set(schema["properties"]) == set(FULL_BODY) | {"id", "local_date"}
+    # null removes a field: allowed where a default takes its place, not for `pain`.
+    assert schema["properties"]["pain"]["type"] == "integer"
+    assert {"type": "null"} in schema["properties"]["sites"]["anyOf"]

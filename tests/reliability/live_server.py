@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import httpx
 
@@ -36,24 +37,36 @@ class LiveServer:
         return self.log_path.read_text(errors="replace")
 
 
-def wait_until_up(base_url: str, timeout: float = 30.0) -> None:
+def wait_until_up(base_url: str, timeout: float = 30.0, *, ready: bool = False) -> None:
+    """Until ``/healthz`` answers (the process serves), or with ``ready`` until ``/readyz``
+    is 200 (the database is reachable and migrated: serve migrates in the background)."""
+    path = "/readyz" if ready else "/healthz"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            httpx.get(base_url + "/healthz", timeout=1.0)
-            return
+            response = httpx.get(base_url + path, timeout=1.0)
         except httpx.TransportError:
-            time.sleep(0.05)
-    raise RuntimeError(f"{base_url} did not answer /healthz within {timeout} s")
+            pass
+        else:
+            if not ready or response.status_code == 200:
+                return
+        time.sleep(0.05)
+    raise RuntimeError(f"{base_url} did not answer {path} within {timeout} s")
 
 
 @contextmanager
 def live_server(
-    database_url: str, tmp_path: Path, *, workers: int = 1, **env: str
+    database_url: str,
+    tmp_path: Path,
+    *,
+    workers: int = 1,
+    wait_for: Literal["ready", "up"] | None = "ready",
+    **env: str,
 ) -> Iterator[LiveServer]:
     """``paindiary serve`` against ``database_url`` (migrated by serve itself); extra keyword
-    arguments become ``PAINDIARY_<NAME>`` variables. Stopped with SIGTERM on exit (SIGKILL if
-    it has not exited 30 s later)."""
+    arguments become ``PAINDIARY_<NAME>`` variables. Yields once ``/readyz`` is 200
+    (``wait_for="up"``: once ``/healthz`` answers; ``None``: at once). Stopped with SIGTERM
+    on exit (SIGKILL if it has not exited 30 s later)."""
     port = free_port()
     log_path = tmp_path / f"server-{port}.log"
     environment = {
@@ -76,7 +89,8 @@ def live_server(
         )  # fmt: skip
     server = LiveServer(f"http://127.0.0.1:{port}", process, log_path)
     try:
-        wait_until_up(server.base_url)
+        if wait_for is not None:
+            wait_until_up(server.base_url, ready=wait_for == "ready")
         yield server
     finally:
         if process.poll() is None:

@@ -878,3 +878,10 @@ def test_no_token_is_401(
     assert_problem(response, 401)
     assert response.headers["www-authenticate"] == "Bearer"
     assert stored_sessions() == 0
+
+
+def test_openapi_states_the_electroacupuncture_frequency_range(client: TestClient) -> None:
+    schemas = client.get("/openapi.json").json()["components"]["schemas"]
+
+    frequency = schemas["SessionIn"]["properties"]["electro_frequency_hz"]["anyOf"][0]
+    assert frequency == {"type": "number", "minimum": 0.5, "maximum": 200}

@@ -109,7 +109,7 @@ def test_feed_access_and_bad_cursors(
     assert linked.status_code == 200 and len(linked.json()["changes"]) == 1
     for cursor in ("garbage", "WyIxIl0", "W10"):
         assert_problem(
-            client.get(FEED, params={"since": cursor}, headers=patient.headers), 422, field="cursor"
+            client.get(FEED, params={"since": cursor}, headers=patient.headers), 422, field="since"
         )
     assert_problem(
         client.get(FEED, params={"limit": 0}, headers=patient.headers), 422, field="limit"

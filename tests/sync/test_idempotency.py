@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import re
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -515,3 +516,24 @@ def test_a_key_abandoned_by_a_dead_process_is_taken_over(
     replay = client.post("/v1/patients/me/entries", json=body, headers=headers)
     assert replay.headers["idempotent-replayed"] == "true"
     assert replay.json()["id"] == retry.json()["id"]
+
+
+def test_openapi_states_the_key_format_the_server_accepts(
+    client: TestClient, patient: Account
+) -> None:
+    # It documented any string, so schemathesis sent "" as a valid key (422).
+    document = client.get("/openapi.json").json()
+    (header,) = [
+        p
+        for p in document["paths"]["/v1/patients/{patient_id}/entries"]["post"]["parameters"]
+        if p["name"] == "idempotency-key"
+    ]
+    pattern = re.compile(header["schema"]["pattern"])
+
+    accepted = ["k", "a key with spaces", "~" * 255, '"quoted"']
+    for key in ["", "~" * 256, '""', " k", *accepted]:
+        documented = key in accepted
+        assert bool(pattern.match(key)) is documented, key
+        if documented:
+            first = post(client, patient, ENTRIES_URL, entry_body(), key)
+            assert first.status_code == 201, (key, first.text)
