@@ -19,14 +19,14 @@ from app.clinicians.schemas import (
     ShareCodeRequest,
 )
 from app.core.deps import (
-    CurrentCaller,
+    CurrentClinician,
     CurrentPatient,
     DbDep,
     ReadAccess,
     SummaryCacheDep,
     client_address,
 )
-from app.core.errors import Forbidden, NotFound, problem_responses
+from app.core.errors import NotFound, problem_responses
 from app.core.fields import CalendarDate
 from app.core.http import JSONBytesResponse, ModelResponse
 from app.core.pagination import CursorParam, LimitParam, Page, decode_cursor
@@ -67,10 +67,8 @@ async def create_share_code(
     responses=problem_responses(401, 403, 404, 422, 429),
 )
 async def redeem_share_code(
-    body: LinkRequest, caller: CurrentCaller, db: DbDep, request: Request
+    body: LinkRequest, caller: CurrentClinician, db: DbDep, request: Request
 ) -> LinkOut:
-    if caller.role != "clinician":
-        raise Forbidden("Only clinician accounts redeem share codes.")
     limits = request.app.state.link_attempts
     address = client_address(request)
     limits.check(f"account:{caller.user_id}")
@@ -127,7 +125,7 @@ async def access_log(
     responses=problem_responses(401, 403, 422),
 )
 async def list_patients(
-    caller: CurrentCaller,
+    caller: CurrentClinician,
     db: DbDep,
     cache: SummaryCacheDep,
     sort: Annotated[
@@ -140,8 +138,6 @@ async def list_patients(
     limit: LimitParam = 100,
     cursor: CursorParam = None,
 ) -> JSONBytesResponse:
-    if caller.role != "clinician":
-        raise Forbidden("Only clinician accounts have a patient list.")
     offset = decode_cursor(cursor, [int])[0] if cursor else 0
     body = await overview.patient_list_json(db, cache, caller.user_id, sort, offset, limit)
     return JSONBytesResponse(body)

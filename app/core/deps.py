@@ -73,6 +73,15 @@ async def patient_caller(caller: CurrentCaller) -> Caller:
 CurrentPatient = Annotated[Caller, Depends(patient_caller)]
 
 
+async def clinician_caller(caller: CurrentCaller) -> Caller:
+    if caller.role != "clinician":
+        raise Forbidden("Only a clinician account can do this.")
+    return caller
+
+
+CurrentClinician = Annotated[Caller, Depends(clinician_caller)]
+
+
 class Need(enum.Enum):
     """What a route does with a patient's data."""
 

@@ -598,6 +598,8 @@ def structural_problems(route: Served) -> list[str]:
         problems.append(f"{route}: does not depend on current_caller")
     if kind is Audience.PATIENTS and deps.patient_caller not in calls:
         problems.append(f"{route}: a patient-only route without patient_caller")
+    if kind is Audience.CLINICIANS and deps.clinician_caller not in calls:
+        problems.append(f"{route}: a clinician-only route without clinician_caller")
     requires = [c for c in calls if is_require(c)]
     if kind is Audience.PATIENT_DATA:
         if len(requires) != 1:
