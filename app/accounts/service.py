@@ -27,6 +27,8 @@ refresh_tokens = table_of(RefreshToken)
 
 BAD_CREDENTIALS = "The email or password is wrong."
 BAD_REFRESH = "The refresh token is invalid, expired or revoked."
+#: What an erased account's still-valid access token is told (401).
+ERASED = "The account no longer exists."
 
 
 async def register(db: Database, passwords: Passwords, data: Registration) -> UserOut:
@@ -55,7 +57,7 @@ async def register(db: Database, passwords: Passwords, data: Registration) -> Us
 async def get_user(conn: AsyncConnection, user_id: uuid.UUID) -> dict[str, Any]:
     row = (await conn.execute(sa.select(users).where(users.c.id == user_id))).mappings().first()
     if row is None:
-        raise Unauthorized("The account no longer exists.")
+        raise Unauthorized(ERASED)
     return dict(row)
 
 
@@ -72,7 +74,7 @@ async def update_me(db: Database, user_id: uuid.UUID, patch: dict[str, Any]) -> 
             .first()
         )
         if row is None:
-            raise Unauthorized("The account no longer exists.")
+            raise Unauthorized(ERASED)
         current = {"display_name": row["display_name"], "timezone": row["timezone"]}
         merged = merge_patch({k: v for k, v in current.items() if v is not None}, patch)
         try:

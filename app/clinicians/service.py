@@ -11,6 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from app.accounts.models import User
+from app.accounts.service import ERASED
 from app.clinicians.models import AccessLogEntry, ClinicianLink, ShareCode
 from app.clinicians.schemas import (
     AccessLogOut,
@@ -38,9 +39,6 @@ NO_CODE = "This share code is unknown, already used or expired."
 def new_share_code() -> str:
     raw = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
     return f"{raw[:4]}-{raw[4:8]}-{raw[8:]}"
-
-
-ERASED = "The account no longer exists."
 
 
 def normalise_code(code: str) -> str:

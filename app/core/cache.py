@@ -19,16 +19,11 @@ class VersionedCache:
     def __init__(self, max_entries: int) -> None:
         self.max_entries = max_entries
         self._entries: OrderedDict[Hashable, bytes] = OrderedDict()
-        self.hits = 0
-        self.misses = 0
 
     def get(self, key: Hashable) -> bytes | None:
         body = self._entries.get(key)
-        if body is None:
-            self.misses += 1
-            return None
-        self._entries.move_to_end(key)
-        self.hits += 1
+        if body is not None:
+            self._entries.move_to_end(key)
         return body
 
     def put(self, key: Hashable, body: bytes) -> None:
@@ -38,6 +33,3 @@ class VersionedCache:
         self._entries.move_to_end(key)
         while len(self._entries) > self.max_entries:
             self._entries.popitem(last=False)
-
-    def __len__(self) -> int:
-        return len(self._entries)

@@ -95,7 +95,7 @@ class Invalid(AppError):
 
     def __init__(self, errors: Sequence[tuple[Sequence[str | int], str]], detail: str = "") -> None:
         self.errors = [{"loc": list(loc), "msg": msg} for loc, msg in errors]
-        super().__init__(detail or "; ".join(f"{_loc(e['loc'])}: {e['msg']}" for e in self.errors))
+        super().__init__(detail or _summary(self.errors))
 
     @classmethod
     def from_validation(
@@ -113,7 +113,7 @@ class InvalidInput(StarletteHTTPException):
     FastAPI's body parsing passes it on rather than turning it into a 400)."""
 
     def __init__(self, errors: list[dict[str, Any]]) -> None:
-        super().__init__(422, "; ".join(f"{_loc(e['loc'])}: {e['msg']}" for e in errors[:5]))
+        super().__init__(422, _summary(errors[:5]))
         self.errors = errors
 
 
@@ -121,10 +121,14 @@ def _loc(loc: Sequence[Any]) -> str:
     return ".".join(str(p) for p in loc) or "body"
 
 
+def _summary(errors: Sequence[dict[str, Any]]) -> str:
+    """``loc: msg; loc: msg`` — a problem's detail for these field errors."""
+    return "; ".join(f"{_loc(e['loc'])}: {e['msg']}" for e in errors)
+
+
 def invalid_response(errors: list[dict[str, Any]]) -> JSONResponse:
     """The 422 problem for these ``{loc, msg}`` errors."""
-    detail = "; ".join(f"{_loc(e['loc'])}: {e['msg']}" for e in errors[:5])
-    return problem_response(422, detail, slug="validation-error", errors=errors)
+    return problem_response(422, _summary(errors[:5]), slug="validation-error", errors=errors)
 
 
 def _unreadable_body(cause: BaseException | None) -> str | None:
@@ -185,9 +189,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = validation_errors(exc)
-        detail = "; ".join(f"{_loc(e['loc'])}: {e['msg']}" for e in errors[:5])
-        return problem_response(422, detail, slug="validation-error", errors=errors)
+        return invalid_response(validation_errors(exc))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -204,32 +206,26 @@ def install_error_handlers(app: FastAPI) -> None:
             headers["Allow"] = _allowed_methods(request, headers.get("Allow", ""))
         return problem_response(exc.status_code, detail, headers=headers)
 
-    @app.exception_handler(OperationalError)
-    async def _db_down(_: Request, exc: OperationalError) -> JSONResponse:
-        logger.error("database unavailable: %s", type(exc.orig).__name__)
-        return _unavailable()
-
-    # Lost and refused connections get handlers of their own: the catch-all below runs in
-    # Starlette's outermost layer, which re-raises after answering, so uvicorn would log a
-    # traceback and drop the keep-alive connection for every request of an outage.
+    # Database outages get handlers of their own: the catch-all below runs in Starlette's
+    # outermost layer, which re-raises after answering, so uvicorn would log a traceback
+    # and drop the keep-alive connection for every request of an outage.
     @app.exception_handler(DBAPIError)
-    async def _db_lost(_: Request, exc: DBAPIError) -> JSONResponse:
+    async def _db_down(_: Request, exc: DBAPIError) -> JSONResponse:
         if not _database_unavailable(exc):
             raise exc  # a genuine error: the catch-all logs it and answers 500
-        logger.error("database connection lost: %s", type(exc.orig).__name__)
-        return _unavailable()
+        logger.error("database unavailable: %s", type(exc.orig).__name__)
+        return unavailable_response()
 
     @app.exception_handler(OSError)
     async def _db_unreachable(_: Request, exc: OSError) -> JSONResponse:
         logger.error("database unreachable: %s", type(exc).__name__)
-        return _unavailable()
+        return unavailable_response()
 
     @app.exception_handler(Exception)
     async def _unhandled(_: Request, exc: Exception) -> JSONResponse:
-        if isinstance(exc, DBAPIError) and exc.connection_invalidated:
-            return _unavailable()
-        if isinstance(exc, ConnectionError | OSError):
-            return _unavailable()
+        # Raised by a middleware layer outside the handlers above (the readiness gate).
+        if isinstance(exc, OSError) or (isinstance(exc, DBAPIError) and _database_unavailable(exc)):
+            return unavailable_response()
         logger.exception("unhandled error")
         return problem_response(
             500, "The server could not complete the request.", headers=BASELINE_HEADERS
@@ -243,18 +239,24 @@ _UNAVAILABLE_SQLSTATES = ("08", "57P", "53300")
 
 
 def _database_unavailable(exc: DBAPIError) -> bool:
+    """An OperationalError (the database's own trouble: down, locked, out of connections),
+    a connection SQLAlchemy gave up on, or a SQLSTATE above."""
     sqlstate = getattr(exc.orig, "sqlstate", None) or ""
     return (
-        exc.connection_invalidated
+        isinstance(exc, OperationalError)
+        or exc.connection_invalidated
         or sqlstate.startswith(_UNAVAILABLE_SQLSTATES)
         or isinstance(getattr(exc.orig, "__cause__", None), OSError)
     )
 
 
-def _unavailable() -> JSONResponse:
+def unavailable_response(
+    detail: str = "The database is unreachable; try again shortly.",
+) -> JSONResponse:
+    """The 503 problem of a database that is down (or not migrated yet), with ``Retry-After``."""
     return problem_response(
         503,
-        "The database is unreachable; try again shortly.",
+        detail,
         slug="service-unavailable",
         headers={**BASELINE_HEADERS, "Retry-After": "2"},
     )

@@ -105,13 +105,7 @@ class NoNulCharacters:
             return
         query: bytes = scope.get("query_string", b"")
         if b"%00" in query or b"\x00" in query:
-            fields = parse_qsl(query.decode("latin-1"), keep_blank_values=True)
-            names = [k for k, v in fields if "\x00" in k + v]
-            response = invalid_response(
-                [{"loc": ["query", name], "msg": NUL_MESSAGE} for name in names]
-                or [{"loc": ["query"], "msg": NUL_MESSAGE}]
-            )
-            await response(scope, receive, send)
+            await invalid_response(_form_nul_errors(query, "query"))(scope, receive, send)
             return
         content_type = Headers(scope=scope).get("content-type", "").split(";")[0].strip().lower()
         chunks: list[bytes] = []
@@ -135,11 +129,7 @@ def _nul_errors(body: bytes, content_type: str) -> list[dict[str, Any]]:
     if b"\x00" in body:
         return [{"loc": ["body"], "msg": "must be UTF-8 text without NUL bytes"}]
     if content_type == "application/x-www-form-urlencoded" and b"%00" in body:
-        fields = parse_qsl(body.decode("latin-1"), keep_blank_values=True)
-        names = [k for k, v in fields if "\x00" in k + v]
-        return [{"loc": ["body", name], "msg": NUL_MESSAGE} for name in names] or [
-            {"loc": ["body"], "msg": NUL_MESSAGE}
-        ]
+        return _form_nul_errors(body, "body")
     is_json = (
         not content_type
         or content_type == "application/json"
@@ -148,6 +138,16 @@ def _nul_errors(body: bytes, content_type: str) -> list[dict[str, Any]]:
     if is_json and b"\\u0000" in body and _JSON_NUL.search(body):
         return [{"loc": loc, "msg": NUL_MESSAGE} for loc in _json_nul_locations(body)]
     return []
+
+
+def _form_nul_errors(encoded: bytes, where: str) -> list[dict[str, Any]]:
+    """One error per URL-encoded field whose name or value holds NUL (``where`` is
+    ``query`` or ``body``); the whole of it when no field does (a NUL outside any)."""
+    fields = parse_qsl(encoded.decode("latin-1"), keep_blank_values=True)
+    names = [k for k, v in fields if "\x00" in k + v]
+    return [{"loc": [where, name], "msg": NUL_MESSAGE} for name in names] or [
+        {"loc": [where], "msg": NUL_MESSAGE}
+    ]
 
 
 def _json_nul_locations(body: bytes) -> list[list[str | int]]:

@@ -153,24 +153,7 @@ def _migrate_until_done(database_url: str, first_delay: float, max_delay: float)
     where = safe_url(database_url)
     delay = first_delay
     reported: str | None = None
-    while True:
-        problem = unreachable_reason(database_url)
-        if problem is None:
-            try:
-                upgrade(database_url, configure_logger=False)
-            except Exception as exc:  # a failed migration is retried like an outage
-                problem = unreachable_reason(database_url)  # gone again meanwhile?
-                if problem is None:
-                    password = make_url(database_url).password
-                    problem = f"cannot be migrated ({_one_line(exc, password)})"
-                else:
-                    problem = f"is unreachable ({problem})"
-            else:
-                if reported is not None:
-                    logger.info("database %s migrated to head; the service is ready", where)
-                return
-        else:
-            problem = f"is unreachable ({problem})"
+    while (problem := _migrate_once(database_url)) is not None:
         if problem != reported:
             log = logger.error if reported is None else logger.warning
             log(
@@ -184,3 +167,20 @@ def _migrate_until_done(database_url: str, first_delay: float, max_delay: float)
             reported = problem
         time.sleep(delay)
         delay = min(delay * 2, max_delay)
+    if reported is not None:
+        logger.info("database %s migrated to head; the service is ready", where)
+
+
+def _migrate_once(database_url: str) -> str | None:
+    """``None`` once the schema is at head; else why not, in a few words."""
+    problem = unreachable_reason(database_url)
+    if problem is None:
+        try:
+            upgrade(database_url, configure_logger=False)
+            return None
+        except Exception as exc:  # a failed migration is retried like an outage
+            problem = unreachable_reason(database_url)  # gone again meanwhile?
+            if problem is None:
+                password = make_url(database_url).password
+                return f"cannot be migrated ({_one_line(exc, password)})"
+    return f"is unreachable ({problem})"

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app.core.errors import problem_response
+from app.core.errors import unavailable_response
 from app.health.service import SchemaStatus
 
 API_PREFIX = "/v1/"
@@ -33,10 +33,7 @@ class ReadinessGate:
             await self.app(scope, receive, send)
             return
         if report["database"] == "unreachable":
-            detail = "The database is unreachable; try again shortly."
+            response = unavailable_response()
         else:
-            detail = "The database is being migrated; try again shortly."
-        response = problem_response(
-            503, detail, slug="service-unavailable", headers={"Retry-After": "2"}
-        )
+            response = unavailable_response("The database is being migrated; try again shortly.")
         await response(scope, receive, send)

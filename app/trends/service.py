@@ -130,11 +130,12 @@ async def patient_summary_json(
     date_from: dt.date | None,
     date_to: dt.date | None,
 ) -> bytes:
-    """The rendered window summary (see ``load_patient_summary``), computed once per version
-    of the patient's data and day."""
+    """The rendered daily series, weekly means, trend and factors for ``[from, to]``
+    (default: the last 28 days up to today in the patient's zone), computed once per
+    version of the patient's data and day."""
     async with db.read_autocommit() as conn:
         position, timezone = await data_version(conn, patient_id)
-        date_to, date_from = _window(date_from, date_to, timezone)
+        date_from, date_to = _window(date_from, date_to, timezone)
         key = ("window", patient_id, date_from, date_to, position)
         if (body := cache.get(key)) is not None:
             return body
@@ -147,13 +148,13 @@ async def patient_summary_json(
 def _window(
     date_from: dt.date | None, date_to: dt.date | None, timezone: str
 ) -> tuple[dt.date, dt.date]:
-    """``(to, from)`` with their defaults, checked."""
+    """``(from, to)`` with their defaults, checked."""
     date_to = date_to or today_in(timezone)
     date_from = date_from or date_to - dt.timedelta(days=DEFAULT_WINDOW_DAYS - 1)
     check_date_range(date_from, date_to)
     if (date_to - date_from).days >= MAX_WINDOW_DAYS:
         raise Invalid([(["query", "from"], f"the window is limited to {MAX_WINDOW_DAYS} days")])
-    return date_to, date_from
+    return date_from, date_to
 
 
 async def _entry_values(
