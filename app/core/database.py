@@ -9,7 +9,8 @@ constraint a stable name in migrations.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -19,6 +20,8 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.util.concurrency import await_
 from sqlmodel import SQLModel
+
+logger = logging.getLogger(__name__)
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -123,6 +126,35 @@ def _ping_in_one_round_trip(dbapi_connection: Any) -> bool:
     return True
 
 
+class DriverStatement:
+    """A Core statement compiled once, to be run on the asyncpg connection itself.
+
+    SQLAlchemy's execution (execution context, compiled-cache lookup, parameter and result
+    processing, greenlet hand-offs) cost as much CPU as the rest of a new diary entry's
+    request; asyncpg runs the compiled text as a prepared statement. Parameters still go
+    through the statement's own bind processors (JSON serialization, type decorators),
+    in the order of its ``$n`` placeholders.
+    """
+
+    def __init__(self, statement: sa.Executable, dialect: sa.Dialect) -> None:
+        compiled = statement.compile(dialect=dialect)
+        assert compiled.positiontup is not None, "a dialect with positional parameters"
+        self.statement = statement
+        self.sql = compiled.string
+        processors: Mapping[str, Callable[[Any], Any]] = compiled._bind_processors
+        literals = compiled.params  # values bound in the statement itself; None elsewhere
+        self._slots = [
+            (name, processors.get(name), literals.get(name)) for name in compiled.positiontup
+        ]
+
+    def arguments(self, params: Mapping[str, Any]) -> list[Any]:
+        arguments = []
+        for name, process, literal in self._slots:
+            value = params[name] if name in params else literal
+            arguments.append(value if process is None else process(value))
+        return arguments
+
+
 class Database:
     """The engine plus the two ways services use it: a read, or a write transaction."""
 
@@ -131,6 +163,34 @@ class Database:
         self.dialect = engine.dialect.name
         #: Shares the pool; each statement commits on its own (for single-statement writes).
         self.autocommit_engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._driver_statements: dict[sa.Executable, DriverStatement] = {}
+
+    async def first_row(
+        self, conn: AsyncConnection, statement: sa.Executable, params: Mapping[str, Any]
+    ) -> Mapping[str, Any] | None:
+        """The first row of a statement built once (hashable, e.g. ``functools.cache``d),
+        executed by asyncpg directly on PostgreSQL (:class:`DriverStatement`), by SQLAlchemy
+        elsewhere.
+
+        asyncpg's errors are not SQLAlchemy's: on any, the statement runs again through
+        SQLAlchemy, which fails alike (a failed statement changed nothing; a lost connection
+        stays lost) and raises, translates and invalidates as every other query does.
+        """
+        if self.dialect == "postgresql":
+            prepared = self._driver_statements.get(statement)
+            if prepared is None:
+                prepared = self._driver_statements[statement] = DriverStatement(
+                    statement, self.engine.dialect
+                )
+            raw = await conn.get_raw_connection()
+            try:
+                row: Mapping[str, Any] | None = await raw.driver_connection.fetchrow(  # type: ignore[union-attr]
+                    prepared.sql, *prepared.arguments(params)
+                )
+                return row
+            except Exception as error:  # translated below, by SQLAlchemy's own execution
+                logger.debug("driver statement failed: %s", type(error).__name__)
+        return (await conn.execute(statement, params)).mappings().first()
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:

@@ -103,11 +103,14 @@ class PatientScope:
         return self.caller.user_id == self.patient_id
 
 
+PATIENT_ID_PATTERN = (
+    r"^(me|[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12})$"
+)
 PatientIdPath = Annotated[
     str,
     Path(
         description="The patient's id (UUID), or `me` for the caller's own record.",
-        pattern=r"^(me|[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12})$",
+        pattern=PATIENT_ID_PATTERN,
         examples=["me"],
     ),
 ]
@@ -146,14 +149,22 @@ async def resolve_patient(
     raise NotFound("No such patient.")
 
 
+async def patient_access(
+    request: Request, caller: Caller, patient_id: str, need: Need
+) -> PatientScope:
+    """What :func:`require` does once the caller and the path are valid: count a write
+    against the caller's limit, then decide access."""
+    if need is not Need.READ:
+        request.app.state.write_limits.hit(str(caller.user_id))
+    db: Database = request.app.state.db
+    return await resolve_patient(db, caller, patient_id, need, request.method, request.url.path)
+
+
 def require(need: Need) -> object:
     async def dependency(
         caller: CurrentCaller, patient_id: PatientIdPath, request: Request
     ) -> PatientScope:
-        if need is not Need.READ:
-            request.app.state.write_limits.hit(str(caller.user_id))
-        db: Database = request.app.state.db
-        return await resolve_patient(db, caller, patient_id, need, request.method, request.url.path)
+        return await patient_access(request, caller, patient_id, need)
 
     return Depends(dependency)
 

@@ -252,11 +252,11 @@ async def _create_in_one_statement(
         row = {**values, "patient_id": patient_id, "id": record_id}
         row |= {"created_at": now, "updated_at": now}
         statement = sync.create_with_position(kind.table, kind.name)
-        inserted = (await conn.execute(statement, sync.creation_parameters(row))).first()
+        inserted = await db.first_row(conn, statement, sync.creation_parameters(row))
     if inserted is None:
         return None
-    row |= {"version": inserted.version, "change_position": inserted.change_position}
-    return WriteResult(kind.public(row), inserted.version, "created")
+    row |= {"version": inserted["version"], "change_position": inserted["change_position"]}
+    return WriteResult(kind.public(row), inserted["version"], "created")
 
 
 async def _locked(
