@@ -18,7 +18,6 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
-from sqlalchemy.util.concurrency import await_
 from sqlmodel import SQLModel
 
 logger = logging.getLogger(__name__)
@@ -91,7 +90,9 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cursor.close()
 
 
-def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10) -> AsyncEngine:
+def create_engine(
+    url: str, *, pool_size: int = 20, max_overflow: int = 0, pool_timeout: float = 10
+) -> AsyncEngine:
     target = async_url(url)
     if target.get_backend_name() == "sqlite":
         engine = create_async_engine(target, pool_pre_ping=True)
@@ -101,29 +102,30 @@ def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10) -> A
         target,
         pool_size=pool_size,
         max_overflow=max_overflow,
+        pool_timeout=pool_timeout,
         pool_pre_ping=True,
         pool_recycle=1800,
         # A server that neither answers nor refuses must not hold a request for asyncpg's
         # default minute: after 5 s the request gets its 503.
         connect_args={"timeout": 5},
     )
-    engine.dialect.do_ping = _ping_in_one_round_trip  # type: ignore[method-assign]
+    engine.dialect.do_ping = _ping_without_a_round_trip  # type: ignore[method-assign]
     return engine
 
 
-def _ping_in_one_round_trip(dbapi_connection: Any) -> bool:
-    """The pool's pre-ping as one empty statement.
+def _ping_without_a_round_trip(dbapi_connection: Any) -> bool:
+    """The pool's pre-ping: is the pooled connection still open?
 
-    SQLAlchemy's asyncpg ping wraps it in BEGIN … ROLLBACK (for PgBouncer's transaction
-    mode, which this service does not use): three round trips before every checkout, a
-    quarter of a write's time. A failure is translated exactly as SQLAlchemy's own ping
-    does, so a dead connection is still replaced before the request uses it.
+    asyncpg reads every connection's socket while it sits in the pool, so a connection the
+    server closed (a restart, an idle timeout, ``pg_terminate_backend``) is known closed
+    before it is checked out; a false answer makes SQLAlchemy replace it and every older
+    pooled connection. This is the check asyncpg's own pool makes on acquire. SQLAlchemy's
+    ping asks the server instead (``BEGIN; ; ROLLBACK``): three round trips before every
+    query. A connection that dies after this check
+    fails its statement as a disconnect: SQLAlchemy invalidates the pool and the request
+    gets 503 with ``Retry-After``, as a request does when the server dies mid-query.
     """
-    try:
-        await_(dbapi_connection._connection.fetchrow(";"))
-    except Exception as error:
-        dbapi_connection._handle_exception(error)
-    return True
+    return not dbapi_connection.driver_connection.is_closed()
 
 
 class DriverStatement:

@@ -13,6 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 logger = logging.getLogger("paindiary.errors")
@@ -215,6 +216,12 @@ def install_error_handlers(app: FastAPI) -> None:
             raise exc  # a genuine error: the catch-all logs it and answers 500
         logger.error("database unavailable: %s", type(exc.orig).__name__)
         return unavailable_response()
+
+    @app.exception_handler(PoolTimeout)
+    async def _pool_exhausted(_: Request, exc: PoolTimeout) -> JSONResponse:
+        # Every pooled connection stayed busy for `db_pool_timeout` seconds: overloaded.
+        logger.error("no database connection free: %s", type(exc).__name__)
+        return unavailable_response("The service is busy; try again shortly.")
 
     @app.exception_handler(OSError)
     async def _db_unreachable(_: Request, exc: OSError) -> JSONResponse:

@@ -59,8 +59,13 @@ class Settings(BaseSettings):
     #: data version it was computed from (0 = compute every request).
     summary_cache_entries: int = Field(default=512, ge=0)
 
-    db_pool_size: int = Field(default=10, ge=1)
-    db_max_overflow: int = Field(default=10, ge=0)
+    #: PostgreSQL connections per process. All kept open (no overflow by default): the
+    #: pool closes an overflow connection as soon as it is returned while the pool is full,
+    #: so under load each overflow checkout paid for a new connection.
+    db_pool_size: int = Field(default=20, ge=1)
+    db_max_overflow: int = Field(default=0, ge=0)
+    #: Seconds a request waits for a free connection before it gets 503.
+    db_pool_timeout: float = Field(default=10, gt=0)
 
     #: Logs on stderr (`paindiary serve`): one JSON object per line, or text for a terminal.
     log_format: str = Field(default="json", pattern="^(json|text)$")
