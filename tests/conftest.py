@@ -12,6 +12,7 @@ import datetime as dt
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -88,6 +89,19 @@ def client(database_url: str) -> Iterator[TestClient]:
     app = create_app(make_settings(database_url))
     with TestClient(app, raise_server_exceptions=False) as test_client:
         yield test_client
+
+
+@pytest.fixture
+def app_with(database_url: str) -> Iterator[Callable[..., TestClient]]:
+    """``app_with(**settings)``: a TestClient of an app built with these settings, on the
+    shared database (so accounts made by ``make_account`` work there)."""
+    with ExitStack() as stack:
+
+        def build(**settings: Any) -> TestClient:
+            app = create_app(make_settings(database_url, **settings))
+            return stack.enter_context(TestClient(app))
+
+        yield build
 
 
 @pytest.fixture(scope="session")

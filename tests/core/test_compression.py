@@ -9,17 +9,14 @@ from __future__ import annotations
 import gzip
 import json
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from app.main import create_app
-from tests.conftest import Account, make_settings
+from tests.conftest import Account
 
 ACUPOINTS = "/v1/reference/acupoints"
 ENTRIES = "/v1/patients/me/entries"
@@ -143,17 +140,6 @@ def test_without_gzip_in_accept_encoding_nothing_is_compressed(
     assert "content-encoding" not in response.headers
     assert len(body) > 1024
     assert json.loads(body)["items"][0]["code"]
-
-
-@pytest.fixture
-def app_with(database_url: str) -> Iterator[Callable[..., TestClient]]:
-    with ExitStack() as stack:
-
-        def build(**settings: Any) -> TestClient:
-            app = create_app(make_settings(database_url, **settings))
-            return stack.enter_context(TestClient(app))
-
-        yield build
 
 
 def test_the_threshold_is_a_setting(app_with: Callable[..., TestClient]) -> None:

@@ -14,46 +14,30 @@ from fastapi.testclient import TestClient
 from app.core.database import Database, create_engine
 from tests.conftest import Account
 
+OTHER_BACKENDS = (
+    "FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+)
 
-async def _kill_other_backends(url: str) -> int:
-    """Terminate every other connection to this database (what a server restart does)."""
+
+async def _over_other_backends(url: str, select: str) -> int:
     engine = create_engine(url)
     async with engine.connect() as conn:
-        killed = (
-            await conn.execute(
-                sa.text(
-                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-                )
-            )
-        ).scalar_one()
+        count = (await conn.execute(sa.text(f"SELECT {select} {OTHER_BACKENDS}"))).scalar_one()
     await engine.dispose()
-    return int(killed)
+    return int(count)
 
 
-async def _wait_until_backends_exit(url: str) -> bool:
-    """pg_terminate_backend only signals: wait until the server has closed those connections,
-    then give this event loop a moment to read the closed sockets (as it does between
-    requests)."""
-    engine = create_engine(url)
-    try:
-        for _ in range(500):
-            async with engine.connect() as conn:
-                others = (
-                    await conn.execute(
-                        sa.text(
-                            "SELECT count(*) FROM pg_stat_activity "
-                            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-                        )
-                    )
-                ).scalar_one()
-            if others == 0:
-                await asyncio.sleep(0.05)
-                return True
-            await asyncio.sleep(0.01)
-        return False
-    finally:
-        await engine.dispose()
+async def _kill_other_backends(url: str) -> int:
+    """Terminate every other connection to this database (what a server restart does);
+    wait until the server has closed them (pg_terminate_backend only signals), then give
+    this event loop a moment to read the closed sockets, as it does between requests."""
+    killed = await _over_other_backends(url, "count(pg_terminate_backend(pid))")
+    for _ in range(500):
+        if await _over_other_backends(url, "count(*)") == 0:
+            await asyncio.sleep(0.05)
+            return killed
+        await asyncio.sleep(0.01)
+    raise AssertionError("the terminated backends did not exit")
 
 
 def test_dropped_connections_are_replaced_before_a_request_uses_them(
@@ -65,7 +49,6 @@ def test_dropped_connections_are_replaced_before_a_request_uses_them(
         assert client.get("/v1/patients/me/entries", headers=patient.headers).status_code == 200
     assert db.engine.pool.checkedin() >= 1  # type: ignore[attr-defined]
     assert client.portal.call(_kill_other_backends, database_url) >= 1  # type: ignore[union-attr]
-    assert client.portal.call(_wait_until_backends_exit, database_url)  # type: ignore[union-attr]
     entry_id = uuid.uuid4()
     body = {"recorded_at": "2026-11-20T08:30:00+01:00", "pain": 4}
     put = client.put(f"/v1/patients/me/entries/{entry_id}", json=body, headers=patient.headers)

@@ -11,8 +11,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -26,10 +25,9 @@ from app.core.record_routes import FastPutRoute
 from app.diary.models import DiaryEntry
 from app.diary.schemas import EntryIn
 from app.diary.service import entries
-from app.main import create_app
 from app.sync import service as sync
 from tests.clinicians.test_sharing import link
-from tests.conftest import Account, assert_problem, count_rows, make_settings
+from tests.conftest import Account, assert_problem, count_rows
 
 ENTRIES = table_of(DiaryEntry)
 ENTRY = {"recorded_at": "2026-11-20T08:30:00+01:00", "pain": 4, "tags": ["weather"]}
@@ -184,25 +182,14 @@ def test_clinicians_answer_alike(
         assert fast == general
 
 
-@pytest.fixture
-def limited_app(database_url: str) -> Iterator[Callable[..., TestClient]]:
-    with ExitStack() as stack:
-
-        def build(**settings: Any) -> TestClient:
-            app = create_app(make_settings(database_url, **settings))
-            return stack.enter_context(TestClient(app))
-
-        yield build
-
-
 def test_a_refused_body_counts_once_against_the_write_limit(
-    limited_app: Callable[..., TestClient],
+    app_with: Callable[..., TestClient],
     make_account: Callable[..., Account],
     db: Database,
     portal: Callable[..., Any],
 ) -> None:
     account = make_account("patient")
-    c = limited_app(writes_per_minute=3)
+    c = app_with(writes_per_minute=3)
     refused = [
         put(c, entry_path(str(uuid.uuid4())), body(pain=11), FAST, account.headers)
         for _ in range(3)
@@ -298,13 +285,13 @@ def test_a_lost_connection_is_sqlalchemys_disconnect(
 
 def test_a_pool_with_no_free_connection_answers_503(
     backend: str,
-    limited_app: Callable[..., TestClient],
+    app_with: Callable[..., TestClient],
     make_account: Callable[..., Account],
 ) -> None:
     if backend != "postgresql":
         pytest.skip("the pool settings are PostgreSQL's")
     account = make_account("patient")
-    c = limited_app(db_pool_size=1, db_pool_timeout=0.2)
+    c = app_with(db_pool_size=1, db_pool_timeout=0.2)
     app_db: Database = c.app.state.db  # type: ignore[attr-defined]
     held = c.portal.call(app_db.engine.connect)  # type: ignore[union-attr]
     try:

@@ -4,8 +4,7 @@ write limits of an app built with them on (the shared test client has them off).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -16,8 +15,7 @@ from app.accounts.models import User
 from app.core.database import Database, table_of
 from app.core.ratelimit import SlidingWindow, TooManyRequests
 from app.diary.models import DiaryEntry
-from app.main import create_app
-from tests.conftest import PASSWORD, Account, assert_problem, count_rows, make_settings
+from tests.conftest import PASSWORD, Account, assert_problem, count_rows
 
 ENTRIES = table_of(DiaryEntry)
 USERS = table_of(User)
@@ -185,19 +183,6 @@ def test_the_default_bound_is_100000_keys() -> None:
 # --- through HTTP -------------------------------------------------------------------------
 
 
-@pytest.fixture
-def limited_app(database_url: str) -> Iterator[Callable[..., TestClient]]:
-    """``limited_app(**limits)``: a TestClient of an app with these settings, on the shared
-    database (so accounts made by ``make_account`` work there)."""
-    with ExitStack() as stack:
-
-        def build(**limits: Any) -> TestClient:
-            app = create_app(make_settings(database_url, **limits))
-            return stack.enter_context(TestClient(app))
-
-        yield build
-
-
 def sign_in(c: TestClient, email: str, password: str = PASSWORD) -> httpx.Response:
     return c.post(
         "/v1/auth/token", data={"grant_type": "password", "username": email, "password": password}
@@ -212,10 +197,10 @@ def assert_too_many(response: httpx.Response, window_seconds: int) -> None:
 
 
 def test_the_third_token_request_in_a_minute_is_429(
-    limited_app: Callable[..., TestClient], make_account: Callable[..., Account]
+    app_with: Callable[..., TestClient], make_account: Callable[..., Account]
 ) -> None:
     account = make_account("patient")
-    c = limited_app(sign_ins_per_minute=2)
+    c = app_with(sign_ins_per_minute=2)
 
     good = sign_in(c, account.email)
     wrong = sign_in(c, account.email, "not the password")
@@ -228,10 +213,10 @@ def test_the_third_token_request_in_a_minute_is_429(
 
 
 def test_refresh_grants_count_as_token_requests(
-    limited_app: Callable[..., TestClient], make_account: Callable[..., Account]
+    app_with: Callable[..., TestClient], make_account: Callable[..., Account]
 ) -> None:
     account = make_account("patient")
-    c = limited_app(sign_ins_per_minute=2)
+    c = app_with(sign_ins_per_minute=2)
     pair = sign_in(c, account.email).json()
 
     refreshed = c.post(
@@ -248,11 +233,11 @@ def test_refresh_grants_count_as_token_requests(
 
 
 def test_the_second_sign_up_in_an_hour_is_429_and_stores_nobody(
-    limited_app: Callable[..., TestClient],
+    app_with: Callable[..., TestClient],
     db: Database,
     portal: Callable[..., Any],
 ) -> None:
-    c = limited_app(sign_ups_per_hour=1)
+    c = app_with(sign_ups_per_hour=1)
     first_email = f"first-{uuid.uuid4().hex[:8]}@example.org"
     second_email = f"second-{uuid.uuid4().hex[:8]}@example.org"
 
@@ -272,14 +257,14 @@ def test_the_second_sign_up_in_an_hour_is_429_and_stores_nobody(
 
 
 def test_the_fourth_write_in_a_minute_is_429_and_not_stored(
-    limited_app: Callable[..., TestClient],
+    app_with: Callable[..., TestClient],
     make_account: Callable[..., Account],
     db: Database,
     portal: Callable[..., Any],
 ) -> None:
     account = make_account("patient")
     other = make_account("patient")
-    c = limited_app(writes_per_minute=3)
+    c = app_with(writes_per_minute=3)
     urls = [f"/v1/patients/me/entries/{uuid.uuid4()}" for _ in range(4)]
 
     written = [c.put(url, json=ENTRY, headers=account.headers) for url in urls[:3]]
@@ -305,13 +290,13 @@ def test_the_fourth_write_in_a_minute_is_429_and_not_stored(
 
 
 def test_a_limit_of_zero_lets_everything_through(
-    limited_app: Callable[..., TestClient],
+    app_with: Callable[..., TestClient],
     make_account: Callable[..., Account],
     db: Database,
     portal: Callable[..., Any],
 ) -> None:
     account = make_account("patient")
-    c = limited_app(writes_per_minute=0, sign_ins_per_minute=0, sign_ups_per_hour=0)
+    c = app_with(writes_per_minute=0, sign_ins_per_minute=0, sign_ups_per_hour=0)
 
     writes = [
         c.put(f"/v1/patients/me/entries/{uuid.uuid4()}", json=ENTRY, headers=account.headers)
