@@ -68,7 +68,7 @@ def server(app: str, env: dict[str, str], *, factory: bool = False, workers: int
         cmd.append("--factory")
     proc = subprocess.Popen(
         cmd,
-        cwd=BENCH if "bare" in app or "tutorial" in app else ROOT,
+        cwd=BENCH if app.split(":")[0] in ("bare_app", "tutorial_app", "ceiling_app") else ROOT,
         env={**os.environ, **env},
         start_new_session=True,
     )
@@ -167,6 +167,14 @@ def wrk(
     if result["errors"]:
         print(out, file=sys.stderr)
     return result
+
+
+def put_load(base: str, duration: int, put_env: dict[str, str]) -> dict[str, float]:
+    """PUTs of new entries at 32 connections, after a 2 s warm-up."""
+    wrk(base, duration=2, connections=CONNECTIONS, script="put_entries.lua", env=put_env)
+    return wrk(
+        base, duration=duration, connections=CONNECTIONS, script="put_entries.lua", env=put_env
+    )
 
 
 async def seed(url: str) -> tuple[list[str], str, str]:
@@ -424,23 +432,13 @@ def bench_backend(backend: str, duration: int) -> Result:
             bare = wrk(base + "/constant", duration=duration, connections=CONNECTIONS)
             bare_lat = wrk(base + "/constant", duration=duration, connections=1, latency=True)
         with server("tutorial_app:app", env) as (base, _):
-            wrk(base, duration=2, connections=CONNECTIONS, script="put_entries.lua", env=put_env)
-            tutorial = wrk(
-                base,
-                duration=duration,
-                connections=CONNECTIONS,
-                script="put_entries.lua",
-                env=put_env,
-            )
+            tutorial = put_load(base, duration, put_env)
+        ceiling = None
+        if backend == "postgresql":
+            with server("ceiling_app:app", env) as (base, _):
+                ceiling = put_load(base, duration, put_env)
         with server("app.main:create_app", env, factory=True) as (base, proc):
-            wrk(base, duration=2, connections=CONNECTIONS, script="put_entries.lua", env=put_env)
-            put = wrk(
-                base,
-                duration=duration,
-                connections=CONNECTIONS,
-                script="put_entries.lua",
-                env=put_env,
-            )
+            put = put_load(base, duration, put_env)
             batch = wrk(
                 base, duration=duration, connections=4, script="batch_entries.lua", env=put_env
             )
@@ -478,14 +476,7 @@ def bench_backend(backend: str, duration: int) -> Result:
                 latency=True,
             )  # fmt: skip
         with server("app.main:create_app", env, factory=True, workers=2) as (base, _):
-            wrk(base, duration=2, connections=CONNECTIONS, script="put_entries.lua", env=put_env)
-            two_workers = wrk(
-                base,
-                duration=duration,
-                connections=CONNECTIONS,
-                script="put_entries.lua",
-                env=put_env,
-            )
+            two_workers = put_load(base, duration, put_env)
         os.unlink(tokens_file)
 
     for name, run in (
@@ -498,6 +489,7 @@ def bench_backend(backend: str, duration: int) -> Result:
         ("patient list computed", list_computed),
         ("batch", batch),
         ("two workers", two_workers),
+        ("framework-free PUT", ceiling or {"errors": 0.0}),
     ):
         if run["errors"]:
             raise SystemExit(f"{backend}: {name} had {int(run['errors'])} failed requests")
@@ -508,6 +500,13 @@ def bench_backend(backend: str, duration: int) -> Result:
         "—",
     )
     result.add("tutorial SQLModel PUT", f"{tutorial['rps']:.0f} req/s", "—", "—")
+    if ceiling is not None:
+        result.add(
+            "  framework-free PUT (bench/ceiling_app.py) vs bare framework",
+            f"{ceiling['rps']:.0f} req/s",
+            f"{ceiling['rps'] / bare['rps']:.2f}×",
+            "— (what this machine allows a Python process writing to PostgreSQL)",
+        )
     result.add(
         "PUT new entry vs bare framework",
         f"{put['rps']:.0f} req/s",

@@ -9,13 +9,14 @@ constraint a stable name in migrations.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlmodel import SQLModel
@@ -146,15 +147,35 @@ class DriverStatement:
         processors: Mapping[str, Callable[[Any], Any]] = compiled._bind_processors
         literals = compiled.params  # values bound in the statement itself; None elsewhere
         self._slots = [
-            (name, processors.get(name), literals.get(name)) for name in compiled.positiontup
+            (name, processors.get(name), compiled.binds[name].required, literals.get(name))
+            for name in compiled.positiontup
         ]
 
     def arguments(self, params: Mapping[str, Any]) -> list[Any]:
+        """The positional arguments for ``params`` (a required one missing is a KeyError)."""
         arguments = []
-        for name, process, literal in self._slots:
-            value = params[name] if name in params else literal
+        for name, process, required, literal in self._slots:
+            value = params[name] if required or name in params else literal
             arguments.append(value if process is None else process(value))
         return arguments
+
+
+def one_of(
+    conn: AsyncConnection, column: sa.ColumnElement[Any], values: list[Any]
+) -> sa.ColumnElement[bool]:
+    """``column IN (values)``; on PostgreSQL ``column = ANY($1)``: one array parameter, so
+    one statement text (prepared once) for any number of values, where IN renders and
+    prepares a statement per count (500 ids: a sixth of a batch's CPU)."""
+    if conn.dialect.name == "postgresql":
+        array = sa.bindparam(None, list(values), type_=ARRAY(column.type))
+        return column == sa.any_(array)
+    return column.in_(values)
+
+
+@functools.cache
+def _insert(table: sa.Table) -> sa.Insert:
+    """``INSERT`` of every column, one parameter each, named as the column."""
+    return sa.insert(table)
 
 
 class Database:
@@ -179,11 +200,7 @@ class Database:
         stays lost) and raises, translates and invalidates as every other query does.
         """
         if self.dialect == "postgresql":
-            prepared = self._driver_statements.get(statement)
-            if prepared is None:
-                prepared = self._driver_statements[statement] = DriverStatement(
-                    statement, self.engine.dialect
-                )
+            prepared = self._driver_statement(statement)
             raw = await conn.get_raw_connection()
             try:
                 row: Mapping[str, Any] | None = await raw.driver_connection.fetchrow(  # type: ignore[union-attr]
@@ -193,6 +210,36 @@ class Database:
             except Exception as error:  # translated below, by SQLAlchemy's own execution
                 logger.debug("driver statement failed: %s", type(error).__name__)
         return (await conn.execute(statement, params)).mappings().first()
+
+    async def insert_many(
+        self, conn: AsyncConnection, table: sa.Table, rows: list[dict[str, Any]]
+    ) -> None:
+        """Insert rows that each hold every column of ``table``, in the connection's
+        transaction: one prepared statement that asyncpg pipelines on PostgreSQL (SQLAlchemy
+        renders 500 rows as one statement of 11,000 parameters: a quarter of a batch's CPU),
+        SQLAlchemy's executemany elsewhere. An asyncpg error aborts the transaction; the
+        rows go again through SQLAlchemy, which fails on the aborted transaction (or the
+        lost connection) and raises, translates and invalidates as every query does."""
+        statement = _insert(table)
+        if self.dialect == "postgresql":
+            prepared = self._driver_statement(statement)
+            raw = await conn.get_raw_connection()
+            try:
+                await raw.driver_connection.executemany(  # type: ignore[union-attr]
+                    prepared.sql, [prepared.arguments(row) for row in rows]
+                )
+                return
+            except Exception as error:  # translated below, by SQLAlchemy's own execution
+                logger.warning("driver statement failed: %s", type(error).__name__)
+        await conn.execute(statement, rows)
+
+    def _driver_statement(self, statement: sa.Executable) -> DriverStatement:
+        prepared = self._driver_statements.get(statement)
+        if prepared is None:
+            prepared = self._driver_statements[statement] = DriverStatement(
+                statement, self.engine.dialect
+            )
+        return prepared
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:

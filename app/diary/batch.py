@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError, WithJsonSchema
 
-from app.core.database import Database
+from app.core.database import Database, one_of
 from app.core.errors import Invalid, validation_errors
 from app.core.records import is_unchanged, new_row, utcnow
 from app.diary.schemas import EntryIn
@@ -114,7 +114,7 @@ async def _apply(
             for row in (
                 await conn.execute(
                     sa.select(table)
-                    .where(table.c.patient_id == patient_id, table.c.id.in_(ids))
+                    .where(table.c.patient_id == patient_id, one_of(conn, table.c.id, ids))
                     .with_for_update()
                 )
             ).mappings()
@@ -133,7 +133,7 @@ async def _apply(
                     status="invalid",
                     errors=[BatchItemError(loc=e["loc"], msg=e["msg"]) for e in exc.errors],
                 )
-        await _write(conn, patient_id, plan)
+        await _write(db, conn, patient_id, plan)
     for index, item in parsed:
         if results[index] is None:  # superseded by a later item with the same id
             results[index] = results[last_for[item.id]]
@@ -167,12 +167,12 @@ async def _plan_item(
     return BatchResult(id=item.id, status="updated", version=current["version"])
 
 
-async def _write(conn: Any, patient_id: uuid.UUID, plan: _Plan) -> None:
+async def _write(db: Database, conn: Any, patient_id: uuid.UUID, plan: _Plan) -> None:
     table = entries.table
     if plan.revived:
         await sync.drop_tombstones(conn, patient_id, entries.name, list(plan.revived))
     if plan.created:
-        await conn.execute(sa.insert(table), plan.created)
+        await db.insert_many(conn, table, plan.created)
     if plan.updated:
         columns = [
             c.name for c in table.columns if c.name not in ("patient_id", "id", "created_at")

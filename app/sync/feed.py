@@ -12,7 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from app.core.database import Database
+from app.core.database import Database, one_of
 from app.core.pagination import decode_cursor, encode_cursor
 from app.core.records import RecordKind
 from app.courses.service import courses
@@ -79,7 +79,7 @@ async def changes_since(
             kind = KINDS[name]
             found = await conn.execute(
                 sa.select(kind.table).where(
-                    kind.table.c.patient_id == patient_id, kind.table.c.id.in_(ids)
+                    kind.table.c.patient_id == patient_id, one_of(conn, kind.table.c.id, ids)
                 )
             )
             for record in found.mappings():

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.core.database import table_of
+from app.core.database import one_of, table_of
 from app.core.errors import NotFound
 from app.sync.models import ChangeCounter, Tombstone
 
@@ -111,7 +111,7 @@ async def tombstone_versions(
         sa.select(tombstones.c.id, tombstones.c.version).where(
             tombstones.c.patient_id == patient_id,
             tombstones.c.kind == kind,
-            tombstones.c.id.in_(record_ids),
+            one_of(conn, tombstones.c.id, record_ids),
         )
     )
     return {row.id: row.version for row in rows}
@@ -124,7 +124,7 @@ async def drop_tombstones(
         sa.delete(tombstones).where(
             tombstones.c.patient_id == patient_id,
             tombstones.c.kind == kind,
-            tombstones.c.id.in_(record_ids),
+            one_of(conn, tombstones.c.id, record_ids),
         )
     )
 

@@ -5,14 +5,22 @@ SQLAlchemy's do."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import uuid
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from app.core.database import Database, create_engine
-from tests.conftest import Account
+from app.core.database import Database, create_engine, table_of
+from app.core.records import new_row
+from app.diary.models import DiaryEntry
+from app.diary.schemas import EntryIn
+from app.diary.service import entries
+from app.sync import service as sync
+from tests.conftest import Account, count_rows
 
 OTHER_BACKENDS = (
     "FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
@@ -82,3 +90,69 @@ def test_the_pre_ping_sends_nothing(backend: str, database_url: str) -> None:
     # SQLAlchemy's own ping would send BEGIN; ; ROLLBACK; at each checkout.
     assert checkout == 0
     assert with_statement >= 1  # the counter does count what is sent
+
+
+# --- statements run by asyncpg, and lists of ids ----------------------------------------
+
+ENTRIES = table_of(DiaryEntry)
+ENTRY = {"recorded_at": "2026-11-20T08:30:00+01:00", "pain": 4}
+
+
+def _rows(patient_id: uuid.UUID, pains: list[int]) -> list[dict[str, Any]]:
+    now = dt.datetime.now(dt.UTC)
+    body = EntryIn(**ENTRY, sites=[{"region": "neck", "side": "left"}], notes="über")
+    rows = []
+    for position, pain in enumerate(pains, start=1):
+        entry = body.model_copy(update={"pain": pain})  # unvalidated: 99 gets through
+        values = asyncio.run(entries.prepare(None, patient_id, entry, None, now))  # type: ignore[arg-type]
+        rows.append(new_row(values, patient_id, uuid.uuid4(), 1, now, position))
+    return rows
+
+
+async def _insert_many(db: Database, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    async with db.transaction() as conn:
+        await db.insert_many(conn, ENTRIES, rows)
+    async with db.read() as conn:
+        stored = await conn.execute(sa.select(ENTRIES).order_by(ENTRIES.c.change_position))
+        return [dict(row) for row in stored.mappings()]
+
+
+def test_insert_many_stores_every_column(
+    db: Database, portal: Callable[..., Any], patient: Account
+) -> None:
+    rows = _rows(patient.id, [3, 7])
+    assert portal(_insert_many, db, rows) == rows
+
+
+def test_insert_many_refused_raises_sqlalchemys_error_and_stores_nothing(
+    db: Database, portal: Callable[..., Any], patient: Account
+) -> None:
+    with pytest.raises(sa.exc.IntegrityError):
+        portal(_insert_many, db, _rows(patient.id, [3, 99]))  # past validation, against CHECK
+    assert portal(count_rows, db, ENTRIES, patient_id=patient.id) == 0
+
+
+async def _tombstones_of(db: Database, patient_id: uuid.UUID, ids: list[uuid.UUID]) -> Any:
+    async with db.read() as conn:
+        return await sync.tombstone_versions(conn, patient_id, "entry", ids)
+
+
+def test_a_list_of_ids_is_one_statement_text_whatever_its_length(
+    client: TestClient,
+    db: Database,
+    portal: Callable[..., Any],
+    patient: Account,
+    backend: str,
+    statements: list[str],
+) -> None:
+    ids = [uuid.uuid4() for _ in range(5)]
+    for record_id in ids[:3]:
+        url = f"/v1/patients/me/entries/{record_id}"
+        assert client.put(url, json=ENTRY, headers=patient.headers).status_code == 201
+        assert client.delete(url, headers=patient.headers).status_code == 204
+    statements.clear()
+    assert portal(_tombstones_of, db, patient.id, ids[:2]) == {ids[0]: 2, ids[1]: 2}
+    assert portal(_tombstones_of, db, patient.id, ids) == {i: 2 for i in ids[:3]}
+    assert portal(_tombstones_of, db, patient.id, []) == {}
+    if backend == "postgresql":  # one array parameter: prepared once for any count
+        assert len(set(statements)) == 1, statements
