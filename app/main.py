@@ -30,6 +30,7 @@ from app.core.middleware import (
 )
 from app.core.observability import install_observability
 from app.core.ratelimit import SlidingWindow
+from app.core.runtime import tune_garbage_collector
 from app.core.security import AccessTokens, Passwords
 from app.core.settings import Settings, get_settings
 from app.courses.routes import router as courses_router
@@ -71,8 +72,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await schema_status.check_at_start()  # so that requests find the answer ready
-        yield
-        await db.dispose()
+        undo_gc_tuning = tune_garbage_collector() if settings.gc_tuning else None
+        try:
+            yield
+        finally:
+            if undo_gc_tuning is not None:
+                undo_gc_tuning()
+            await db.dispose()
 
     app = FastAPI(
         title="paindiary",

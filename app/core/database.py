@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
+import pydantic_core
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.engine import URL, make_url
@@ -91,12 +92,18 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _json_text(value: Any) -> str:
+    """JSON columns' text: pydantic's serializer, a tenth of ``json.dumps``'s time for the
+    small lists (sites, medications, tags) a diary entry holds; compact and UTF-8."""
+    return pydantic_core.to_json(value).decode()
+
+
 def create_engine(
     url: str, *, pool_size: int = 20, max_overflow: int = 0, pool_timeout: float = 10
 ) -> AsyncEngine:
     target = async_url(url)
     if target.get_backend_name() == "sqlite":
-        engine = create_async_engine(target, pool_pre_ping=True)
+        engine = create_async_engine(target, pool_pre_ping=True, json_serializer=_json_text)
         sa.event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     engine = create_async_engine(
@@ -105,6 +112,7 @@ def create_engine(
         max_overflow=max_overflow,
         pool_timeout=pool_timeout,
         pool_pre_ping=True,
+        json_serializer=_json_text,
         pool_recycle=1800,
         # A server that neither answers nor refuses must not hold a request for asyncpg's
         # default minute: after 5 s the request gets its 503.

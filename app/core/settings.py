@@ -59,6 +59,10 @@ class Settings(BaseSettings):
     #: data version it was computed from (0 = compute every request).
     summary_cache_entries: int = Field(default=512, ge=0)
 
+    #: Freeze the objects alive at start-up out of the garbage collector's way and collect
+    #: the youngest generation every 50,000 allocations instead of 700 (app/core/runtime.py).
+    gc_tuning: bool = True
+
     #: PostgreSQL connections per process. All kept open (no overflow by default): the
     #: pool closes an overflow connection as soon as it is returned while the pool is full,
     #: so under load each overflow checkout paid for a new connection.
