@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import logging
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.sql.dml import UpdateBase
 from sqlmodel import SQLModel
 
 logger = logging.getLogger(__name__)
@@ -147,12 +148,13 @@ class DriverStatement:
     in the order of its ``$n`` placeholders.
     """
 
-    def __init__(self, statement: sa.Executable, dialect: sa.Dialect) -> None:
+    def __init__(self, statement: UpdateBase, dialect: sa.Dialect) -> None:
         compiled = statement.compile(dialect=dialect)
         assert compiled.positiontup is not None, "a dialect with positional parameters"
         self.statement = statement
         self.sql = compiled.string
-        processors: Mapping[str, Callable[[Any], Any]] = compiled._bind_processors
+        processors: Mapping[str, Any] = compiled._bind_processors
+        assert all(callable(p) for p in processors.values()), "no tuple parameters"
         literals = compiled.params  # values bound in the statement itself; None elsewhere
         self._slots = [
             (name, processors.get(name), compiled.binds[name].required, literals.get(name))
@@ -194,11 +196,11 @@ class Database:
         self.dialect = engine.dialect.name
         #: Shares the pool; each statement commits on its own (for single-statement writes).
         self.autocommit_engine = engine.execution_options(isolation_level="AUTOCOMMIT")
-        self._driver_statements: dict[sa.Executable, DriverStatement] = {}
+        self._driver_statements: dict[UpdateBase, DriverStatement] = {}
 
     async def first_row(
-        self, conn: AsyncConnection, statement: sa.Executable, params: Mapping[str, Any]
-    ) -> Mapping[str, Any] | None:
+        self, conn: AsyncConnection, statement: UpdateBase, params: Mapping[str, Any]
+    ) -> Mapping[Any, Any] | None:
         """The first row of a statement built once (hashable, e.g. ``functools.cache``d),
         executed by asyncpg directly on PostgreSQL (:class:`DriverStatement`), by SQLAlchemy
         elsewhere.
@@ -211,7 +213,7 @@ class Database:
             prepared = self._driver_statement(statement)
             raw = await conn.get_raw_connection()
             try:
-                row: Mapping[str, Any] | None = await raw.driver_connection.fetchrow(  # type: ignore[union-attr]
+                row: Mapping[Any, Any] | None = await raw.driver_connection.fetchrow(  # type: ignore[union-attr]
                     prepared.sql, *prepared.arguments(params)
                 )
                 return row
@@ -241,7 +243,7 @@ class Database:
                 logger.warning("driver statement failed: %s", type(error).__name__)
         await conn.execute(statement, rows)
 
-    def _driver_statement(self, statement: sa.Executable) -> DriverStatement:
+    def _driver_statement(self, statement: UpdateBase) -> DriverStatement:
         prepared = self._driver_statements.get(statement)
         if prepared is None:
             prepared = self._driver_statements[statement] = DriverStatement(
