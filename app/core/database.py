@@ -206,8 +206,9 @@ class Database:
         elsewhere.
 
         asyncpg's errors are not SQLAlchemy's: on any, the statement runs again through
-        SQLAlchemy, which fails alike (a failed statement changed nothing; a lost connection
-        stays lost) and raises, translates and invalidates as every other query does.
+        SQLAlchemy. A statement that failed changed nothing, so running it again is safe;
+        it fails alike (a lost connection stays lost, a refused value is refused again) and
+        SQLAlchemy raises, translates and invalidates as for every other query.
         """
         if self.dialect == "postgresql":
             prepared = self._driver_statement(statement)
@@ -218,7 +219,7 @@ class Database:
                 )
                 return row
             except Exception as error:  # translated below, by SQLAlchemy's own execution
-                logger.debug("driver statement failed: %s", type(error).__name__)
+                logger.warning("driver statement failed: %s", type(error).__name__)
         return (await conn.execute(statement, params)).mappings().first()
 
     async def insert_many(
