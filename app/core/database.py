@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -131,9 +131,9 @@ def _ping_without_a_round_trip(dbapi_connection: Any) -> bool:
     before it is checked out; a false answer makes SQLAlchemy replace it and every older
     pooled connection. This is the check asyncpg's own pool makes on acquire. SQLAlchemy's
     ping asks the server instead (``BEGIN; ; ROLLBACK``): three round trips before every
-    query. A connection that dies after this check
-    fails its statement as a disconnect: SQLAlchemy invalidates the pool and the request
-    gets 503 with ``Retry-After``, as a request does when the server dies mid-query.
+    query. A connection that dies after this check fails its statement as a disconnect:
+    SQLAlchemy invalidates the pool and the request gets 503 with ``Retry-After``, as a
+    request does when the server dies mid-query.
     """
     return not dbapi_connection.driver_connection.is_closed()
 
@@ -151,7 +151,6 @@ class DriverStatement:
     def __init__(self, statement: UpdateBase, dialect: sa.Dialect) -> None:
         compiled = statement.compile(dialect=dialect)
         assert compiled.positiontup is not None, "a dialect with positional parameters"
-        self.statement = statement
         self.sql = compiled.string
         processors: Mapping[str, Any] = compiled._bind_processors
         assert all(callable(p) for p in processors.values()), "no tuple parameters"
@@ -182,6 +181,10 @@ def one_of(
     return column.in_(values)
 
 
+#: What :meth:`Database._on_driver` answers when asyncpg raised.
+_DRIVER_FAILED = object()
+
+
 @functools.cache
 def _insert(table: sa.Table) -> sa.Insert:
     """``INSERT`` of every column, one parameter each, named as the column."""
@@ -201,56 +204,57 @@ class Database:
     async def first_row(
         self, conn: AsyncConnection, statement: UpdateBase, params: Mapping[str, Any]
     ) -> Mapping[Any, Any] | None:
-        """The first row of a statement built once (hashable, e.g. ``functools.cache``d),
-        executed by asyncpg directly on PostgreSQL (:class:`DriverStatement`), by SQLAlchemy
-        elsewhere.
-
-        asyncpg's errors are not SQLAlchemy's: on any, the statement runs again through
-        SQLAlchemy. A statement that failed changed nothing, so running it again is safe;
-        it fails alike (a lost connection stays lost, a refused value is refused again) and
-        SQLAlchemy raises, translates and invalidates as for every other query.
-        """
+        """The first row of a statement built once (hashable, e.g. ``functools.cache``d):
+        see :meth:`_on_driver`."""
         if self.dialect == "postgresql":
-            prepared = self._driver_statement(statement)
-            raw = await conn.get_raw_connection()
-            try:
-                row: Mapping[Any, Any] | None = await raw.driver_connection.fetchrow(  # type: ignore[union-attr]
-                    prepared.sql, *prepared.arguments(params)
-                )
+            row = await self._on_driver(
+                conn, statement, lambda c, p: c.fetchrow(p.sql, *p.arguments(params))
+            )
+            if row is not _DRIVER_FAILED:
                 return row
-            except Exception as error:  # translated below, by SQLAlchemy's own execution
-                logger.warning("driver statement failed: %s", type(error).__name__)
         return (await conn.execute(statement, params)).mappings().first()
 
     async def insert_many(
         self, conn: AsyncConnection, table: sa.Table, rows: list[dict[str, Any]]
     ) -> None:
         """Insert rows that each hold every column of ``table``, in the connection's
-        transaction: one prepared statement that asyncpg pipelines on PostgreSQL (SQLAlchemy
-        renders 500 rows as one statement of 11,000 parameters: a quarter of a batch's CPU),
-        SQLAlchemy's executemany elsewhere. An asyncpg error aborts the transaction; the
-        rows go again through SQLAlchemy, which fails on the aborted transaction (or the
-        lost connection) and raises, translates and invalidates as every query does."""
+        transaction: one prepared statement that asyncpg pipelines (SQLAlchemy renders 500
+        rows as one statement of 11,000 parameters: a quarter of a batch's CPU); see
+        :meth:`_on_driver`."""
         statement = _insert(table)
         if self.dialect == "postgresql":
-            prepared = self._driver_statement(statement)
-            raw = await conn.get_raw_connection()
-            try:
-                await raw.driver_connection.executemany(  # type: ignore[union-attr]
-                    prepared.sql, [prepared.arguments(row) for row in rows]
-                )
+            done = await self._on_driver(
+                conn, statement, lambda c, p: c.executemany(p.sql, [p.arguments(r) for r in rows])
+            )
+            if done is not _DRIVER_FAILED:
                 return
-            except Exception as error:  # translated below, by SQLAlchemy's own execution
-                logger.warning("driver statement failed: %s", type(error).__name__)
         await conn.execute(statement, rows)
 
-    def _driver_statement(self, statement: UpdateBase) -> DriverStatement:
+    async def _on_driver(
+        self,
+        conn: AsyncConnection,
+        statement: UpdateBase,
+        run: Callable[[Any, DriverStatement], Awaitable[Any]],
+    ) -> Any:
+        """``run(asyncpg connection, statement compiled once)`` on PostgreSQL.
+
+        asyncpg's errors are not SQLAlchemy's: on any, this answers ``_DRIVER_FAILED`` and
+        the caller runs the statement again through SQLAlchemy. A statement that failed
+        changed nothing (or aborted its transaction), so running it again is safe; it fails
+        alike (a lost connection stays lost, a refused value is refused again, an aborted
+        transaction stays aborted) and SQLAlchemy raises, translates and invalidates as
+        for every other query.
+        """
         prepared = self._driver_statements.get(statement)
         if prepared is None:
-            prepared = self._driver_statements[statement] = DriverStatement(
-                statement, self.engine.dialect
-            )
-        return prepared
+            prepared = DriverStatement(statement, self.engine.dialect)
+            self._driver_statements[statement] = prepared
+        raw = await conn.get_raw_connection()
+        try:
+            return await run(raw.driver_connection, prepared)
+        except Exception as error:  # translated by SQLAlchemy's own execution, in the caller
+            logger.warning("driver statement failed: %s", type(error).__name__)
+            return _DRIVER_FAILED
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:

@@ -122,8 +122,10 @@ class FastPutRoute(APIRoute):
         authorization = first.get(b"authorization", b"")
         if first.get(b"content-type") != b"application/json":
             return None
+        if not authorization.startswith(b"Bearer "):
+            return None
         token = authorization[7:].decode("latin-1")
-        if not (authorization.startswith(b"Bearer ") and token and token == token.strip()):
+        if not token or token != token.strip():  # FastAPI strips it: let FastAPI do so
             return None
         patient_id, record_id = request.path_params["patient_id"], request.path_params["record_id"]
         if not (_PATIENT_ID.fullmatch(patient_id) and _CANONICAL_UUID.fullmatch(record_id)):
