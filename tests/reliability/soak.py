@@ -942,6 +942,24 @@ class Phone:
             if response.status_code != 404:
                 self.stats.problem("leaks", f"{url} → {response.status_code} for {self.patient.id}")
 
+    async def put_new_create_only(self, kind: str, body: dict[str, Any]) -> None:
+        """A new course or session at a fresh id, create-only (``If-None-Match: *``)."""
+        record_id = str(uuid.uuid4())
+        response, uncertain = await self.definite(
+            f"put new {kind}",
+            "PUT",
+            self.url(kind, record_id),
+            json=body,
+            headers={"If-None-Match": "*"},
+            impatient=self.rng.random() < self.config.impatient,
+        )
+        if response.status_code == 201:
+            self.ack_body(kind, response.json(), None)
+        elif response.status_code == 412 and uncertain:
+            await self.settle_create(kind, record_id, body)
+        else:
+            self.unexpected(f"PUT {kind}", response)
+
     async def new_course(self) -> None:
         if len(self.patient.alive("course")) >= 4:
             return
@@ -949,21 +967,7 @@ class Phone:
         if self.rng.random() < 0.5:
             await self.post_new("course", body)
             return
-        record_id = str(uuid.uuid4())
-        response, uncertain = await self.definite(
-            "put new course",
-            "PUT",
-            self.url("course", record_id),
-            json=body,
-            headers={"If-None-Match": "*"},
-            impatient=self.rng.random() < self.config.impatient,
-        )
-        if response.status_code == 201:
-            self.ack_body("course", response.json(), None)
-        elif response.status_code == 412 and uncertain:
-            await self.settle_create("course", record_id, body)
-        else:
-            self.unexpected("PUT course", response)
+        await self.put_new_create_only("course", body)
 
     async def patch_course(self) -> None:
         record = self.pick("course")
@@ -1009,21 +1013,7 @@ class Phone:
         if self.rng.random() < 0.5:
             await self.post_new("session", body)
             return
-        record_id = str(uuid.uuid4())
-        response, uncertain = await self.definite(
-            "put new session",
-            "PUT",
-            self.url("session", record_id),
-            json=body,
-            headers={"If-None-Match": "*"},
-            impatient=self.rng.random() < self.config.impatient,
-        )
-        if response.status_code == 201:
-            self.ack_body("session", response.json(), None)
-        elif response.status_code == 412 and uncertain:
-            await self.settle_create("session", record_id, body)
-        else:
-            self.unexpected("PUT session", response)
+        await self.put_new_create_only("session", body)
 
     async def patch_session(self) -> None:
         record = self.pick("session")
