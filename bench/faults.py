@@ -24,61 +24,26 @@ PostgreSQL at PAINDIARY_BENCH_POSTGRES_URL (default postgresql://postgres@127.0.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import subprocess
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import sqlalchemy as sa  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
 
-from app.core.database import create_engine  # noqa: E402
 from app.core.migrations import upgrade  # noqa: E402
+from tests.databases import throwaway_postgres  # noqa: E402
 from tests.reliability.diary_load import add_patients, run_with_fault, stored_entries  # noqa: E402
 from tests.reliability.live_server import live_server  # noqa: E402
 
 POSTGRES = os.environ.get(
     "PAINDIARY_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
-
-
-def admin(statement: str) -> None:
-    async def run() -> None:
-        engine = create_engine(POSTGRES)
-        try:
-            async with engine.connect() as conn:
-                conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-                await conn.execute(sa.text(statement))
-        finally:
-            await engine.dispose()
-
-    asyncio.run(run())
-
-
-@contextmanager
-def throwaway_database() -> Iterator[str]:
-    name = f"paindiary_faults_{uuid.uuid4().hex[:10]}"
-    admin(f'CREATE DATABASE "{name}"')
-    try:
-        yield make_url(POSTGRES).set(database=name).render_as_string(hide_password=False)
-    finally:
-        # Right after a restart the server may still refuse for a moment.
-        for _ in range(20):
-            try:
-                admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-                break
-            except Exception:
-                time.sleep(0.5)
 
 
 def restart_command(cluster: str, mode: str, as_postgres: bool) -> list[str]:
@@ -105,7 +70,9 @@ def main() -> int:
         subprocess.run(command, check=True)
         restart_seconds = time.monotonic() - started
 
-    with throwaway_database() as url, tempfile.TemporaryDirectory() as tmp:
+    # Right after a restart the server may still refuse the drop for a moment: retries.
+    database = throwaway_postgres(POSTGRES, "paindiary_faults", drop_attempts=20)
+    with database as url, tempfile.TemporaryDirectory() as tmp:
         upgrade(url)
         patients = add_patients(url, 8)
         with live_server(url, Path(tmp)) as server:

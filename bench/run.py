@@ -32,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 from app.core.database import Database, create_engine  # noqa: E402
 from app.core.migrations import upgrade  # noqa: E402
 from app.core.security import AccessTokens  # noqa: E402
+from tests.databases import throwaway_postgres  # noqa: E402
 
 SECRET = "bench-secret-key-bench-secret-key-0123456789"
 POSTGRES = os.environ.get(
@@ -385,27 +386,8 @@ def database(backend: str):
         finally:
             shutil.rmtree(folder, ignore_errors=True)
         return
-    from sqlalchemy.engine import make_url
-
-    name = f"paindiary_bench_{uuid.uuid4().hex[:10]}"
-    admin(f'CREATE DATABASE "{name}"')
-    try:
-        yield make_url(POSTGRES).set(database=name).render_as_string(hide_password=False)
-    finally:
-        admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def admin(statement: str) -> None:
-    import sqlalchemy as sa
-
-    async def run() -> None:
-        engine = create_engine(POSTGRES)
-        async with engine.connect() as conn:
-            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-            await conn.execute(sa.text(statement))
-        await engine.dispose()
-
-    asyncio.run(run())
+    with throwaway_postgres(POSTGRES, "paindiary_bench") as url:
+        yield url
 
 
 def bench_backend(backend: str, duration: int) -> Result:

@@ -7,7 +7,6 @@ emptied before each test. ``portal`` runs coroutines (service functions) on the 
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import os
 import uuid
@@ -20,28 +19,20 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
-from sqlalchemy.engine import make_url
 
 from app.accounts.models import User
-from app.core.database import Database, async_url, create_engine, table_of
+from app.core.database import Database, async_url, table_of
 from app.core.migrations import upgrade
 from app.core.settings import Settings
 from app.main import create_app
 from app.models import metadata
 from app.sync.models import ChangeCounter
+from tests.databases import throwaway_postgres
 
 POSTGRES_URL = os.environ.get("PAINDIARY_TEST_POSTGRES_URL")
 BACKENDS = ["sqlite", "postgresql"] if POSTGRES_URL else ["sqlite"]
 SECRET = "test-secret-key-that-is-long-enough-0123456789"
 PASSWORD = "correct horse battery"
-
-
-async def _admin(url: str, statement: str) -> None:
-    engine = create_engine(url)
-    async with engine.connect() as conn:
-        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-        await conn.execute(sa.text(statement))
-    await engine.dispose()
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
@@ -56,14 +47,9 @@ def database_url(
         yield url
         return
     assert POSTGRES_URL is not None
-    name = f"paindiary_test_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_admin(POSTGRES_URL, f'CREATE DATABASE "{name}"'))
-    url = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-    try:
+    with throwaway_postgres(POSTGRES_URL, "paindiary_test") as url:
         upgrade(url)
         yield url
-    finally:
-        asyncio.run(_admin(POSTGRES_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture(scope="session")

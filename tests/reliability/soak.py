@@ -1320,12 +1320,6 @@ def latency_line(report: Report) -> str:
 # --- a throwaway database ----------------------------------------------------------------
 
 
-async def _admin(url: str, statement: str) -> None:
-    from tests.conftest import _admin as admin
-
-    await admin(url, statement)
-
-
 @contextmanager
 def throwaway_database(backend: str, directory: Path, postgres_url: str | None) -> Iterator[str]:
     """A new, empty database (``serve`` migrates it); PostgreSQL's is dropped afterwards."""
@@ -1334,14 +1328,10 @@ def throwaway_database(backend: str, directory: Path, postgres_url: str | None) 
         return
     if postgres_url is None:
         raise ValueError("a PostgreSQL URL is needed")
-    from sqlalchemy.engine import make_url
+    from tests.databases import throwaway_postgres
 
-    name = f"paindiary_soak_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_admin(postgres_url, f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        asyncio.run(_admin(postgres_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with throwaway_postgres(postgres_url, "paindiary_soak") as url:
+        yield url
 
 
 def soak(
