@@ -1,6 +1,5 @@
 """Sharing, links, the clinician's patient list, reports, chart and access log (§7)."""
 
-import datetime as dt
 import uuid
 from typing import Annotated, Any, Literal
 
@@ -27,7 +26,7 @@ from app.core.deps import (
     client_address,
 )
 from app.core.errors import NotFound, problem_responses
-from app.core.fields import CalendarDate
+from app.core.fields import EARLIEST, LATEST_AS_OF, CalendarDate
 from app.core.http import JSONBytesResponse, ModelResponse
 from app.core.pagination import CursorParam, LimitParam, Page, decode_cursor
 from app.core.record_routes import DateFrom, DateTo
@@ -38,8 +37,8 @@ FHIR_JSON = "application/fhir+json"
 AsOf = Annotated[
     CalendarDate | None,
     Query(
-        ge=dt.date(1900, 1, 1),
-        le=dt.date(2199, 12, 31),
+        ge=EARLIEST,
+        le=LATEST_AS_OF,
         description="Summaries as of this day; default today in the patient's zone.",
     ),
 ]

@@ -21,6 +21,8 @@ from app.core.errors import Invalid
 SERVER_FIELDS = frozenset({"patient_id", "version", "created_at", "updated_at", "backfilled"})
 
 EARLIEST = dt.date(1900, 1, 1)
+#: The last day a summary may be asked "as of" (query parameters of the trend reports).
+LATEST_AS_OF = dt.date(2199, 12, 31)
 
 Score = Annotated[int, Strict(), Field(ge=0, le=10)]
 

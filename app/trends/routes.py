@@ -1,6 +1,5 @@
 """Trend summaries (contract §6)."""
 
-import datetime as dt
 import uuid
 from typing import Annotated
 
@@ -8,14 +7,14 @@ from fastapi import APIRouter, Query
 
 from app.core.deps import DbDep, ReadAccess, SummaryCacheDep
 from app.core.errors import problem_responses
-from app.core.fields import CalendarDate
+from app.core.fields import EARLIEST, LATEST_AS_OF, CalendarDate
 from app.core.http import JSONBytesResponse
 from app.trends import service
 from app.trends.schemas import CourseSummary, PatientSummary
 
 router = APIRouter(prefix="/v1/patients/{patient_id}", tags=["trends"])
 
-DateParam = Annotated[CalendarDate, Query(ge=dt.date(1900, 1, 1), le=dt.date(2199, 12, 31))]
+DateParam = Annotated[CalendarDate, Query(ge=EARLIEST, le=LATEST_AS_OF)]
 
 
 @router.get(
