@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -71,7 +72,6 @@ def both_ways(
     steps: list[tuple[bytes, dict[str, str]]],
 ) -> list[tuple[tuple[Any, ...], tuple[Any, ...]]]:
     """Each step (body, headers) sent in order to one fresh record through each handler."""
-    pairs = []
     ids = {FAST: str(uuid.uuid4()), GENERAL: str(uuid.uuid4())}
     answers: dict[str, list[tuple[Any, ...]]] = {FAST: [], GENERAL: []}
     for content_type, record_id in ids.items():
@@ -79,14 +79,10 @@ def both_ways(
             path = path_of(record_id)
             response = put(client, path, content, content_type, headers)
             answers[content_type].append(comparable(response, path, record_id))
-    for fast, general in zip(answers[FAST], answers[GENERAL], strict=True):
-        pairs.append((fast, general))
-    return pairs
+    return list(zip(answers[FAST], answers[GENERAL], strict=True))
 
 
 def body(**changes: Any) -> bytes:
-    import json
-
     return json.dumps({**ENTRY, **changes}).encode()
 
 
@@ -164,8 +160,6 @@ def test_clinicians_answer_alike(
     link(client, clinician, patient)
     stranger = make_account("clinician")
     course = {"name": "Acupuncture", "modality": "acupuncture", "start_date": "2026-11-01"}
-    import json
-
     cases = [
         (clinician, "entries", body(), 403),  # linked, but diary entries are the patient's
         (stranger, "entries", body(), 404),
@@ -219,7 +213,7 @@ def test_a_clinicians_refused_write_is_logged_once(
 # --- the statement asyncpg runs ---------------------------------------------------------
 
 
-def _creation(db: Database, patient_id: uuid.UUID, pain: int) -> dict[str, Any]:
+def _creation(patient_id: uuid.UUID, pain: int) -> dict[str, Any]:
     now = dt.datetime.now(dt.UTC)
     entry = EntryIn.model_construct(**EntryIn(**ENTRY).model_dump() | {"pain": pain})
     values = asyncio.run(entries.prepare(None, patient_id, entry, None, now))  # type: ignore[arg-type]
@@ -238,11 +232,11 @@ def test_a_statement_the_database_refuses_raises_sqlalchemys_error(
 ) -> None:
     if backend != "postgresql":
         pytest.skip("the creation statement is PostgreSQL's")
-    params = _creation(db, patient.id, pain=99)  # past validation, against the CHECK
+    params = _creation(patient.id, pain=99)  # past validation, against the CHECK
     with pytest.raises(sa.exc.IntegrityError):
         portal(_first_row, db, params)
     assert portal(count_rows, db, ENTRIES, patient_id=patient.id) == 0
-    stored = portal(_first_row, db, _creation(db, patient.id, pain=3))
+    stored = portal(_first_row, db, _creation(patient.id, pain=3))
     assert (stored["version"], stored["change_position"]) == (1, 1)
     assert portal(count_rows, db, ENTRIES, patient_id=patient.id) == 1
 
@@ -273,7 +267,7 @@ def test_a_lost_connection_is_sqlalchemys_disconnect(
 ) -> None:
     if backend != "postgresql":
         pytest.skip("asyncpg runs the statement on PostgreSQL only")
-    params = _creation(db, patient.id, pain=3)
+    params = _creation(patient.id, pain=3)
     with pytest.raises(sa.exc.DBAPIError) as raised:
         portal(_on_a_killed_connection, db, database_url, params)
     assert raised.value.connection_invalidated
