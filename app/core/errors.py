@@ -304,7 +304,8 @@ _WHY = {
     412: "`If-Match` names a version that is not the current one.",
     413: "The request body is too large.",
     422: "The request is invalid; `errors` lists every field at fault.",
-    503: "The database is unreachable or being migrated; retry after `Retry-After` seconds.",
+    503: "The database is unreachable, being migrated or has no free connection; retry after "
+    "`Retry-After` seconds.",
 }
 _HEADERS = {
     401: {"WWW-Authenticate": "`Bearer`: the scheme to authenticate with."},
