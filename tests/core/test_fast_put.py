@@ -122,6 +122,11 @@ def test_new_replayed_and_changed_entries_answer_alike(
         (body(unknown_field=1), {}, 422),
         (body(id=str(uuid.UUID(int=7))), {}, 422),  # differs from the path's id
         (body(recorded_at="2099-01-01T08:00:00+00:00"), {}, 422),  # in the future
+        # JSON the fast path parses itself (pydantic's parser, not json.loads): the same answers.
+        (b'{"recorded_at": "2026-11-20T08:30:00+01:00", "pain": 1, "pain": 4}', {}, 201),
+        (b'{"recorded_at": "2026-11-20T08:30:00+01:00", "pain": 4, "sleep_hours": NaN}', {}, 422),
+        (b'{"recorded_at": "2026-11-20T08:30:00+01:00", "pain": 4.0}', {}, 422),
+        (b"\xef\xbb\xbf" + body(), {}, 201),  # a UTF-8 byte order mark
         (body(), {"Authorization": ""}, 401),
         (body(), {"Authorization": "Bearer not-a-token"}, 401),
         (body(), {"Authorization": "Basic dXNlcjpwYXNz"}, 401),
