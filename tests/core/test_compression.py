@@ -16,6 +16,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from app.core.middleware import with_baseline_headers
 from tests.conftest import Account
 
 ACUPOINTS = "/v1/reference/acupoints"
@@ -138,8 +139,44 @@ def test_without_gzip_in_accept_encoding_nothing_is_compressed(
 
     assert response.status_code == 200
     assert "content-encoding" not in response.headers
+    # A shared cache may keep this (public) answer: it must not hand it to a gzip client.
+    assert response.headers["vary"] == "Accept-Encoding"
     assert len(body) > 1024
     assert json.loads(body)["items"][0]["code"]
+
+
+@pytest.mark.parametrize(
+    ("given", "sent"),
+    [
+        ([], [b"Accept-Encoding"]),
+        ([(b"vary", b"Origin")], [b"Origin, Accept-Encoding"]),
+        ([(b"Vary", b"origin, accept-encoding")], [b"origin, accept-encoding"]),
+        ([(b"vary", b"*")], [b"*"]),
+        ([(b"vary", b"Origin"), (b"vary", b"Cookie")], [b"Origin, Accept-Encoding", b"Cookie"]),
+    ],
+)
+def test_vary_names_accept_encoding_once(
+    given: list[tuple[bytes, bytes]], sent: list[bytes]
+) -> None:
+    headers = with_baseline_headers([(b"content-type", b"application/json"), *given])
+
+    assert [value for name, value in headers if name.lower() == b"vary"] == sent
+
+
+def test_a_routes_own_cache_control_stays_and_the_rest_is_added_once() -> None:
+    headers = with_baseline_headers(
+        [(b"cache-control", b"public, max-age=60"), (b"x-frame-options", b"DENY")]
+    )
+
+    assert sorted(headers) == sorted(
+        [
+            (b"cache-control", b"public, max-age=60"),
+            (b"x-frame-options", b"DENY"),
+            (b"x-content-type-options", b"nosniff"),
+            (b"referrer-policy", b"no-referrer"),
+            (b"vary", b"Accept-Encoding"),
+        ]
+    )
 
 
 def test_the_threshold_is_a_setting(app_with: Callable[..., TestClient]) -> None:
