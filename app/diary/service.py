@@ -12,13 +12,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.core.database import table_of
 from app.core.errors import Invalid
-from app.core.fields import EARLIEST, offset_minutes, with_offset
+from app.core.fields import EARLIEST, fixed_zone, offset_minutes, with_offset
 from app.core.records import RecordKind
 from app.diary.models import DiaryEntry
 from app.diary.schemas import EntryIn, EntryOut
 
 MAX_FUTURE = dt.timedelta(hours=24)
 BACKFILL_AFTER = dt.timedelta(hours=24)
+ONE_DAY = dt.timedelta(days=1)
+MIDNIGHT = dt.time()
 
 _SCALARS = (
     "pain", "pain_worst", "sleep_hours", "sleep_quality", "stress", "mood",
@@ -34,8 +36,7 @@ def entry_local_date(recorded_at: dt.datetime, given: dt.date | None) -> dt.date
 
 def is_backfilled(local_date: dt.date, offset_min: int, received_at: dt.datetime) -> bool:
     """Received more than 24 h after the end of ``local_date`` (in the entry's own offset)."""
-    tz = dt.timezone(dt.timedelta(minutes=offset_min))
-    end_of_day = dt.datetime.combine(local_date + dt.timedelta(days=1), dt.time(), tz)
+    end_of_day = dt.datetime.combine(local_date + ONE_DAY, MIDNIGHT, fixed_zone(offset_min))
     return received_at > end_of_day + BACKFILL_AFTER
 
 
@@ -43,7 +44,7 @@ def check_entry_dates(body: EntryIn, local_date: dt.date, now: dt.datetime) -> N
     errors: list[tuple[list[str | int], str]] = []
     if body.recorded_at > now + MAX_FUTURE:
         errors.append((["body", "recorded_at"], "must not be more than 24 h in the future"))
-    latest = now.date() + dt.timedelta(days=1)
+    latest = now.date() + ONE_DAY
     if not EARLIEST <= local_date <= latest:
         errors.append((["body", "local_date"], f"must be between 1900-01-01 and {latest}"))
     if errors:
