@@ -183,14 +183,11 @@ def paired_rounds(
     measurements taken minutes apart would carry that drift. Answers the median run of
     each (by req/s) and the ratio of each round, PUT over bare."""
     wrk(bare_base + "/constant", duration=2, connections=CONNECTIONS)
-    wrk(base, duration=2, connections=CONNECTIONS, script="put_entries.lua", env=put_env)
+    _puts(base, 2, put_env)
     bares, puts = [], []
     for _ in range(ROUNDS):
         bares.append(wrk(bare_base + "/constant", duration=duration, connections=CONNECTIONS))
-        puts.append(
-            wrk(base, duration=duration, connections=CONNECTIONS, script="put_entries.lua",
-                env=put_env)
-        )  # fmt: skip
+        puts.append(_puts(base, duration, put_env))
     ratios = [p["rps"] / b["rps"] for b, p in zip(bares, puts, strict=True)]
 
     def median(runs: list[dict[str, float]]) -> dict[str, float]:
@@ -202,7 +199,11 @@ def paired_rounds(
 
 def put_load(base: str, duration: int, put_env: dict[str, str]) -> dict[str, float]:
     """PUTs of new entries at 32 connections, after a 2 s warm-up."""
-    wrk(base, duration=2, connections=CONNECTIONS, script="put_entries.lua", env=put_env)
+    _puts(base, 2, put_env)
+    return _puts(base, duration, put_env)
+
+
+def _puts(base: str, duration: int, put_env: dict[str, str]) -> dict[str, float]:
     return wrk(
         base, duration=duration, connections=CONNECTIONS, script="put_entries.lua", env=put_env
     )

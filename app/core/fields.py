@@ -140,6 +140,6 @@ def with_offset(utc_value: dt.datetime, minutes: int) -> dt.datetime:
 
 def drop_server_fields(data: Any, derived: frozenset[str] = frozenset()) -> Any:
     """Ignore what the server owns (and fields it derives) in a body sent back as read."""
-    if isinstance(data, dict) and not (SERVER_FIELDS.isdisjoint(data) and derived.isdisjoint(data)):
-        return {k: v for k, v in data.items() if k not in SERVER_FIELDS and k not in derived}
-    return data  # nothing to drop: as given (most bodies; a batch has 500)
+    if not isinstance(data, dict) or (SERVER_FIELDS.isdisjoint(data) and derived.isdisjoint(data)):
+        return data  # nothing to drop: as given (most bodies; a batch has 500)
+    return {k: v for k, v in data.items() if k not in SERVER_FIELDS and k not in derived}
