@@ -14,13 +14,13 @@ from app.accounts import service as accounts
 from app.accounts.models import User
 from app.accounts.schemas import Registration
 from app.core.database import Database, create_engine, table_of
-from app.core.records import put_record
 from app.core.security import Passwords
 from app.core.settings import Settings
 from app.courses.schemas import CourseIn
 from app.courses.service import courses
 from app.diary.schemas import EntryIn, Medication, PainSite
 from app.diary.service import entries
+from app.records.service import put_record
 from app.sessions.schemas import SessionIn
 from app.sessions.service import sessions
 from app.trends.service import today_in

@@ -36,6 +36,7 @@ from app.core.settings import Settings, get_settings
 from app.courses.routes import router as courses_router
 from app.diary.batch import BatchItem
 from app.diary.routes import router as diary_router
+from app.export.routes import router as export_router
 from app.health.gate import ReadinessGate
 from app.health.routes import router as health_router
 from app.health.service import SchemaStatus
@@ -147,6 +148,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         trends_router,
         clinicians_router,
         accounts_router,
+        export_router,
         health_router,
     ):
         _add_routes(app, router)

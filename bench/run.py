@@ -213,12 +213,12 @@ async def seed(url: str) -> tuple[list[str], str, str]:
     """Patients for the write load; one patient with a year of diary for the summary."""
     from app.accounts.schemas import Registration
     from app.accounts.service import register
-    from app.core.records import put_record
     from app.core.security import Passwords
     from app.courses.schemas import CourseIn
     from app.courses.service import courses
     from app.diary.schemas import EntryIn
     from app.diary.service import entries
+    from app.records.service import put_record
     from app.sessions.schemas import SessionIn
     from app.sessions.service import sessions
 
@@ -304,12 +304,12 @@ async def seed_clinic(db: Database, passwords: object, tokens: AccessTokens) -> 
     weeks of entries around its start and today (bulk inserts: this is only the set-up)."""
     import sqlalchemy as sa
 
+    from app.access.models import ClinicianLink
     from app.accounts.models import User
-    from app.clinicians.models import ClinicianLink
     from app.core.database import table_of
     from app.courses.models import TreatmentCourse
     from app.diary.models import DiaryEntry
-    from app.sync.models import ChangeCounter
+    from app.records.models import ChangeCounter
 
     now = dt.datetime.now(dt.UTC)
     today = now.date()

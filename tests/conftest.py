@@ -26,7 +26,7 @@ from app.core.migrations import upgrade
 from app.core.settings import Settings
 from app.main import create_app
 from app.models import metadata
-from app.sync.models import ChangeCounter
+from app.records.models import ChangeCounter
 from tests.databases import throwaway_postgres
 
 POSTGRES_URL = os.environ.get("PAINDIARY_TEST_POSTGRES_URL")

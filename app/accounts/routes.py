@@ -7,11 +7,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Form, Request, Response, status
 
 from app.accounts import service
-from app.accounts.export import export_patient
 from app.accounts.schemas import Registration, RevokeRequest, TokenPair, UserOut
 from app.core.deps import (
     CurrentCaller,
-    CurrentPatient,
     DbDep,
     PasswordsDep,
     SettingsDep,
@@ -96,9 +94,3 @@ async def update_me(patch: MergePatch, caller: CurrentCaller, db: DbDep) -> User
 async def erase_me(caller: CurrentCaller, db: DbDep) -> Response:
     await service.erase(db, caller.user_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
-
-
-@router.get("/me/export", responses=problem_responses(401, 403))
-async def export_me(caller: CurrentPatient, db: DbDep) -> dict[str, Any]:
-    """Everything stored about the caller, as one JSON document."""
-    return await export_patient(db, caller.user_id)

@@ -15,12 +15,13 @@ from starlette.concurrency import run_in_threadpool
 
 from app.accounts.models import RefreshToken, User
 from app.accounts.schemas import MeUpdate, Registration, TokenPair, UserOut
+from app.core.clock import utcnow
 from app.core.database import Database, table_of
 from app.core.errors import Conflict, Invalid, NotFound, Unauthorized
-from app.core.records import merge_patch, utcnow
 from app.core.security import AccessTokens, Passwords, digest, new_refresh_secret
 from app.core.settings import Settings
-from app.sync import service as sync
+from app.records import changes
+from app.records.service import merge_patch
 
 users = table_of(User)
 refresh_tokens = table_of(RefreshToken)
@@ -48,7 +49,7 @@ async def register(db: Database, passwords: Passwords, data: Registration) -> Us
         async with db.transaction() as conn:
             await conn.execute(sa.insert(users).values(row))
             if data.role == "patient":
-                await sync.create_counter(conn, user_id)
+                await changes.create_counter(conn, user_id)
     except IntegrityError as exc:
         raise Conflict("An account with this email already exists.") from exc
     return UserOut.model_validate(row)

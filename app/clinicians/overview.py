@@ -13,15 +13,16 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.access.service import links
 from app.clinicians.schemas import ActiveCourse, PatientOverview
-from app.clinicians.service import links, users
+from app.clinicians.service import users
 from app.core.cache import VersionedCache
 from app.core.database import Database, table_of
 from app.core.http import render
 from app.core.pagination import Page, encode_cursor
 from app.courses.models import TreatmentCourse
 from app.diary.models import DiaryEntry
-from app.sync.models import ChangeCounter
+from app.records.models import ChangeCounter
 from app.trends import stats
 
 courses = table_of(TreatmentCourse)

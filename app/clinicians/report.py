@@ -17,10 +17,10 @@ from starlette.concurrency import run_in_threadpool
 
 from app.clinicians.schemas import CourseReport, PatientInfo, Report
 from app.clinicians.service import users
+from app.core.clock import utcnow
 from app.core.database import Database
 from app.core.errors import NotFound
 from app.core.fields import check_date_range
-from app.core.records import utcnow
 from app.courses.schemas import CourseOut
 from app.courses.service import courses
 from app.diary.schemas import EntryOut

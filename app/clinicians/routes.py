@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Header, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 
+from app.access.deps import ReadAccess
 from app.clinicians import overview, report, service
 from app.clinicians.schemas import (
     AccessLogOut,
@@ -21,7 +22,6 @@ from app.core.deps import (
     CurrentClinician,
     CurrentPatient,
     DbDep,
-    ReadAccess,
     SummaryCacheDep,
     client_address,
 )
@@ -29,7 +29,7 @@ from app.core.errors import NotFound, problem_responses
 from app.core.fields import EARLIEST, LATEST_AS_OF, CalendarDate
 from app.core.http import JSONBytesResponse, ModelResponse
 from app.core.pagination import CursorParam, LimitParam, Page, decode_cursor
-from app.core.record_routes import DateFrom, DateTo
+from app.records.routes import DateFrom, DateTo
 
 router = APIRouter(prefix="/v1", tags=["clinicians"])
 

@@ -10,25 +10,24 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from app.access.service import access_log, links
 from app.accounts.models import User
 from app.accounts.service import ERASED
-from app.clinicians.models import AccessLogEntry, ClinicianLink, ShareCode
+from app.clinicians.models import ShareCode
 from app.clinicians.schemas import (
     AccessLogOut,
     ClinicianLinkOut,
     LinkOut,
     ShareCodeOut,
 )
+from app.core.clock import utcnow
 from app.core.database import Database, table_of
 from app.core.errors import NotFound, Unauthorized
 from app.core.pagination import decode_cursor, encode_cursor
-from app.core.records import utcnow
 from app.core.security import digest
 
 users = table_of(User)
 share_codes = table_of(ShareCode)
-links = table_of(ClinicianLink)
-access_log = table_of(AccessLogEntry)
 
 #: Crockford's base32 alphabet: no I, L, O or U to misread. 12 characters = 60 bits.
 CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -127,39 +126,6 @@ async def revoke_link(db: Database, patient_id: uuid.UUID, clinician_id: uuid.UU
         )
     if result.rowcount == 0:
         raise NotFound("This clinician has no access to your data.")
-
-
-async def is_linked(db: Database, clinician_id: uuid.UUID, patient_id: uuid.UUID) -> bool:
-    async with db.read() as conn:
-        found = await conn.execute(
-            sa.select(links.c.linked_at).where(
-                links.c.patient_id == patient_id, links.c.clinician_id == clinician_id
-            )
-        )
-        return found.first() is not None
-
-
-async def record_access(
-    db: Database, clinician_id: uuid.UUID, patient_id: uuid.UUID, method: str, path: str
-) -> bool:
-    """Log the access if the clinician is linked to the patient, in one statement; whether
-    they are. (No link, no log row: the statement selects the link it logs.)"""
-    values = sa.select(
-        sa.literal(uuid.uuid4(), sa.Uuid),
-        links.c.patient_id,
-        links.c.clinician_id,
-        sa.literal("clinician", sa.String),
-        sa.literal(utcnow(), access_log.c.at.type),
-        sa.literal(method[:8], sa.String),
-        sa.literal(path[:300], sa.String),
-    ).where(links.c.patient_id == patient_id, links.c.clinician_id == clinician_id)
-    statement = (
-        sa.insert(access_log)
-        .from_select(["id", "patient_id", "actor_id", "actor_role", "at", "method", "path"], values)
-        .returning(access_log.c.id)
-    )
-    async with db.single_statement() as conn:
-        return (await conn.execute(statement)).first() is not None
 
 
 async def list_access_log(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import sqlalchemy as sa
@@ -12,9 +12,11 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.core.database import table_of
-from app.core.records import RecordKind
 from app.courses.models import TreatmentCourse
 from app.courses.schemas import CourseIn, CourseOut
+from app.records.service import RecordKind
+
+CourseDeleted = Callable[[AsyncConnection, uuid.UUID, uuid.UUID, int], Awaitable[None]]
 
 _FIELDS = (
     "name", "condition", "modality", "start_date", "end_date", "planned_sessions",
@@ -50,23 +52,17 @@ class CourseKind(RecordKind[CourseIn, CourseOut]):
     def public(self, row: Mapping[Any, Any]) -> CourseOut:
         return CourseOut.model_validate(dict(row))
 
+    def __init__(self) -> None:
+        #: What deleting a course does to the records that point at it, each a coroutine
+        #: ``(conn, patient_id, course_id, position)``: added by the domains above this one
+        #: (sessions detach themselves), so that courses need not know them.
+        self.on_delete: list[CourseDeleted] = []
+
     async def before_delete(
         self, conn: AsyncConnection, patient_id: uuid.UUID, row: RowMapping, position: int
     ) -> None:
-        """Sessions of a deleted course stay, detached from it (and re-synced as changed)."""
-        from app.sessions.models import SessionEvent
-
-        sessions = table_of(SessionEvent)
-        await conn.execute(
-            sa.update(sessions)
-            .where(sessions.c.patient_id == patient_id, sessions.c.course_id == row["id"])
-            .values(
-                course_id=None,
-                version=sessions.c.version + 1,
-                updated_at=dt.datetime.now(dt.UTC),
-                change_position=position,
-            )
-        )
+        for hook in self.on_delete:
+            await hook(conn, patient_id, row["id"], position)
 
 
 async def find_course(

@@ -10,12 +10,13 @@ from typing import Annotated, Any, Literal
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError, WithJsonSchema
 
+from app.core.clock import utcnow
 from app.core.database import Database, one_of
 from app.core.errors import Invalid, validation_errors
-from app.core.records import is_unchanged, new_row, utcnow
 from app.diary.schemas import EntryIn
 from app.diary.service import entries
-from app.sync import service as sync
+from app.records import changes
+from app.records.service import is_unchanged, new_row
 
 MAX_ITEMS = 500
 Status = Literal["created", "updated", "unchanged", "conflict", "invalid"]
@@ -113,7 +114,7 @@ async def _apply(
     now = utcnow()
     async with db.transaction() as conn:
         # Reserve one change position per applied item; gaps (unchanged items) are harmless.
-        last = await sync.next_change_position(conn, patient_id, count=len(applied))
+        last = await changes.next_change_position(conn, patient_id, count=len(applied))
         positions = iter(range(last - len(applied) + 1, last + 1))
         stored = {
             row["id"]: dict(row)
@@ -125,7 +126,7 @@ async def _apply(
                 )
             ).mappings()
         }
-        buried = await sync.tombstone_versions(conn, patient_id, entries.name, ids)
+        buried = await changes.tombstone_versions(conn, patient_id, entries.name, ids)
         plan = _Plan()
         for index, item in applied:
             position = next(positions)
@@ -176,7 +177,7 @@ async def _plan_item(
 async def _write(db: Database, conn: Any, patient_id: uuid.UUID, plan: _Plan) -> None:
     table = entries.table
     if plan.revived:
-        await sync.drop_tombstones(conn, patient_id, entries.name, list(plan.revived))
+        await changes.drop_tombstones(conn, patient_id, entries.name, list(plan.revived))
     if plan.created:
         await db.insert_many(conn, table, plan.created)
     if plan.updated:

@@ -13,9 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app.core.database import table_of
 from app.core.errors import Invalid
 from app.core.fields import EARLIEST, fixed_zone, offset_minutes, with_offset
-from app.core.records import RecordKind
 from app.diary.models import DiaryEntry
 from app.diary.schemas import EntryIn, EntryOut
+from app.records.service import RecordKind
 
 MAX_FUTURE = dt.timedelta(hours=24)
 BACKFILL_AFTER = dt.timedelta(hours=24)

@@ -3,35 +3,93 @@
 import uuid
 from typing import Annotated
 
-import sqlalchemy as sa
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 
-from app.core.deps import Need
-from app.core.record_routes import add_record_routes
+from app.access.deps import CareWriteAccess, ReadAccess
+from app.core.pagination import CursorParam, LimitParam
+from app.records import routes as record
+from app.records.routes import (
+    DateFrom,
+    DateTo,
+    IdempotencyKeyHeader,
+    MergePatch,
+    PreconditionsDep,
+    RecordId,
+    operation,
+)
 from app.sessions.acupoints import ALIASES, POINTS
 from app.sessions.schemas import AcupointList, AcupointOut, SessionIn, SessionOut
 from app.sessions.service import sessions
 
 router = APIRouter(tags=["sessions"])
 
+SESSIONS = "/v1/patients/{patient_id}/sessions"
+SESSION = "/v1/patients/{patient_id}/sessions/{record_id}"
 
-async def course_filter(
+
+@router.put(SESSION, **operation(sessions, "put", SessionOut))
+async def put_session(
+    record_id: RecordId,
+    body: SessionIn,
+    scope: CareWriteAccess,
+    pre: PreconditionsDep,
+    request: Request,
+) -> Response:
+    return await record.put(scope, sessions, record_id, body, pre, request)
+
+
+@router.post(SESSIONS, **operation(sessions, "create", SessionOut))
+async def create_session(
+    body: SessionIn,
+    scope: CareWriteAccess,
+    request: Request,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> Response:
+    return await record.create(scope, sessions, body, request, idempotency_key)
+
+
+@router.get(SESSION, **operation(sessions, "get", SessionOut))
+async def get_session(record_id: RecordId, scope: ReadAccess, pre: PreconditionsDep) -> Response:
+    return await record.get(scope, sessions, record_id, pre)
+
+
+@router.patch(SESSION, **operation(sessions, "patch", SessionOut, SessionIn))
+async def patch_session(
+    record_id: RecordId, body: MergePatch, scope: CareWriteAccess, pre: PreconditionsDep
+) -> Response:
+    return await record.patch(scope, sessions, record_id, body, pre)
+
+
+@router.delete(SESSION, **operation(sessions, "delete", SessionOut))
+async def delete_session(
+    record_id: RecordId, scope: CareWriteAccess, pre: PreconditionsDep
+) -> Response:
+    return await record.delete(scope, sessions, record_id, pre)
+
+
+@router.get(SESSIONS, **operation(sessions, "list", SessionOut))
+async def list_sessions(
+    scope: ReadAccess,
     course_id: Annotated[
         uuid.UUID | None, Query(description="Only this course's sessions.")
     ] = None,
-) -> list[sa.ColumnElement[bool]]:
-    return [] if course_id is None else [sessions.table.c.course_id == course_id]
+    date_from: DateFrom = None,
+    date_to: DateTo = None,
+    limit: LimitParam = 100,
+    cursor: CursorParam = None,
+) -> Response:
+    where = [] if course_id is None else [sessions.table.c.course_id == course_id]
+    return await record.list_page(
+        scope,
+        sessions,
+        SessionOut,
+        date_from=date_from,
+        date_to=date_to,
+        limit=limit,
+        cursor=cursor,
+        where=where,
+    )
 
-
-add_record_routes(
-    router,
-    collection="sessions",
-    kind=sessions,
-    body_schema=SessionIn,
-    out_schema=SessionOut,
-    write_need=Need.WRITE_CARE,
-    list_filters=course_filter,
-)
 
 _ACUPOINTS = AcupointList(
     items=[

@@ -7,14 +7,16 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.core.clock import utcnow
 from app.core.database import table_of
 from app.core.errors import Invalid
 from app.core.fields import offset_minutes, with_offset
-from app.core.records import RecordKind
-from app.courses.service import find_course
+from app.courses.service import courses, find_course
+from app.records.service import RecordKind
 from app.sessions.models import SessionEvent
 from app.sessions.schemas import SessionIn, SessionOut
 
@@ -83,3 +85,23 @@ class SessionKind(RecordKind[SessionIn, SessionOut]):
 
 
 sessions = SessionKind()
+
+
+async def detach_from_course(
+    conn: AsyncConnection, patient_id: uuid.UUID, course_id: uuid.UUID, position: int
+) -> None:
+    """Sessions of a deleted course stay, detached from it (and re-synced as changed)."""
+    table = sessions.table
+    await conn.execute(
+        sa.update(table)
+        .where(table.c.patient_id == patient_id, table.c.course_id == course_id)
+        .values(
+            course_id=None,
+            version=table.c.version + 1,
+            updated_at=utcnow(),
+            change_position=position,
+        )
+    )
+
+
+courses.on_delete.append(detach_from_course)

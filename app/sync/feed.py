@@ -14,12 +14,12 @@ import sqlalchemy as sa
 
 from app.core.database import Database, one_of
 from app.core.pagination import decode_cursor, encode_cursor
-from app.core.records import RecordKind
 from app.courses.service import courses
 from app.diary.service import entries
+from app.records.changes import tombstones
+from app.records.service import RecordKind
 from app.sessions.service import sessions
 from app.sync.schemas import Change, ChangesPage
-from app.sync.service import tombstones
 
 KINDS: dict[str, RecordKind[Any, Any]] = {"course": courses, "entry": entries, "session": sessions}
 START = (0, "", uuid.UUID(int=0))

@@ -4,7 +4,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from app.core.deps import DbDep, ReadAccess
+from app.access.deps import ReadAccess
+from app.core.deps import DbDep
 from app.core.errors import problem_responses
 from app.core.http import ModelResponse
 from app.core.pagination import LimitParam

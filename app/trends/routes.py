@@ -5,7 +5,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from app.core.deps import DbDep, ReadAccess, SummaryCacheDep
+from app.access.deps import ReadAccess
+from app.core.deps import DbDep, SummaryCacheDep
 from app.core.errors import problem_responses
 from app.core.fields import EARLIEST, LATEST_AS_OF, CalendarDate
 from app.core.http import JSONBytesResponse

@@ -19,8 +19,8 @@ from app.core.fields import check_date_range, with_offset
 from app.core.http import render
 from app.courses.models import TreatmentCourse
 from app.diary.models import DiaryEntry
+from app.records.models import ChangeCounter
 from app.sessions.models import SessionEvent
-from app.sync.models import ChangeCounter
 from app.trends.schemas import CourseSummary
 from app.trends.stats import EntryValues
 from app.trends.summaries import CourseFacts, SessionFacts, course_summary, patient_summary

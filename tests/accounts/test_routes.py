@@ -19,8 +19,8 @@ from app.accounts.models import RefreshToken, User
 from app.core.database import Database, table_of
 from app.courses.models import TreatmentCourse
 from app.diary.models import DiaryEntry
+from app.records.models import ChangeCounter, Tombstone
 from app.sessions.models import SessionEvent
-from app.sync.models import ChangeCounter, Tombstone
 from tests.conftest import PASSWORD, SECRET, Account, assert_problem, count_rows
 
 users = table_of(User)

@@ -12,7 +12,8 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from app.clinicians.models import AccessLogEntry, ClinicianLink, ShareCode
+from app.access.models import AccessLogEntry, ClinicianLink
+from app.clinicians.models import ShareCode
 from app.core.database import Database, table_of
 from app.core.security import digest
 from tests.conftest import Account, assert_problem, count_rows

@@ -19,13 +19,12 @@ audience) fails. Each route is called, with a body valid for its owner, as:
 Every response that is not A's or A's linked clinician's must hold none of A's data, and
 a request that may not change A's data must leave every row of A as it was. Beside the
 behaviour, a structural guard: every route on a patient's path depends on exactly one
-``require(...)`` from app/core/deps.py, with the need its method implies.
+patient access dependency from app/access/deps.py, with the need its method implies.
 """
 
 from __future__ import annotations
 
 import enum
-import inspect
 import json
 import re
 import tempfile
@@ -45,19 +44,23 @@ from fastapi.dependencies.models import Dependant
 from fastapi.testclient import TestClient
 from starlette.routing import Mount
 
+from app.access import deps as access
+from app.access.models import AccessLogEntry, ClinicianLink
+from app.access.service import Need
 from app.accounts.models import RefreshToken, User
-from app.clinicians.models import AccessLogEntry, ClinicianLink, ShareCode
-from app.core import deps, records
+from app.clinicians.models import ShareCode
+from app.core import deps
 from app.core.database import Database, table_of
-from app.core.deps import CurrentCaller, DbDep, Need
+from app.core.deps import CurrentCaller, DbDep
 from app.core.security import ALGORITHM
 from app.courses.models import TreatmentCourse
 from app.diary.models import DiaryEntry
 from app.diary.service import entries
 from app.main import create_app
 from app.models import metadata
+from app.records import service as records
+from app.records.models import Tombstone
 from app.sessions.models import SessionEvent
-from app.sync.models import Tombstone
 from tests.conftest import PASSWORD, SECRET, Account, assert_problem, make_settings
 
 # --- The routes, as the app serves them -------------------------------------------------
@@ -581,8 +584,12 @@ def dependency_calls(dependant: Dependant | None) -> Iterator[Callable[..., Any]
         stack.extend(node.dependencies)
 
 
-def is_require(call: Callable[..., Any]) -> bool:
-    return call.__module__ == deps.__name__ and call.__qualname__.startswith("require.")
+#: The patient access dependencies, with the need each decides for.
+ACCESS = {
+    access.read_access: Need.READ,
+    access.diary_write_access: Need.WRITE_DIARY,
+    access.care_write_access: Need.WRITE_CARE,
+}
 
 
 def structural_problems(route: Served) -> list[str]:
@@ -600,18 +607,18 @@ def structural_problems(route: Served) -> list[str]:
         problems.append(f"{route}: a patient-only route without patient_caller")
     if kind is Audience.CLINICIANS and deps.clinician_caller not in calls:
         problems.append(f"{route}: a clinician-only route without clinician_caller")
-    requires = [c for c in calls if is_require(c)]
+    requires = [c for c in calls if c in ACCESS]
     if kind is Audience.PATIENT_DATA:
         if len(requires) != 1:
-            problems.append(f"{route}: {len(requires)} require(...) dependencies, not 1")
+            problems.append(f"{route}: {len(requires)} patient access dependencies, not 1")
         else:
-            need = inspect.getclosurevars(requires[0]).nonlocals["need"]
+            need = ACCESS[requires[0]]
             if not writes(route):
                 want = Need.READ
             else:
                 want = Need.WRITE_DIARY if is_diary(route) else Need.WRITE_CARE
             if need is not want:
-                problems.append(f"{route}: require({need}) where the contract needs {want}")
+                problems.append(f"{route}: access for {need} where the contract needs {want}")
     return problems
 
 
@@ -727,13 +734,13 @@ def test_the_matrix_reports_a_route_left_unguarded(
     owners_data = f"the response holds the owner's data ['{world.secrets[0]}']"
     reported = [
         f"{leak}: does not depend on current_caller",
-        f"{leak}: 0 require(...) dependencies, not 1",
+        f"{leak}: 0 patient access dependencies, not 1",
         f"{leak} as no_token: expected 401, got 200",
         f"{leak} as no_token: {owners_data}",
-        f"{peek}: 0 require(...) dependencies, not 1",
+        f"{peek}: 0 patient access dependencies, not 1",
         *(f"{r} as {w.value}: expected 404, got 200" for r in (leak, peek) for w in strangers),
         *(f"{r} as {w.value}: {owners_data}" for r in (leak, peek) for w in strangers),
-        f"{wipe}: 0 require(...) dependencies, not 1",
+        f"{wipe}: 0 patient access dependencies, not 1",
         *(f"{wipe} as {w.value}: expected 404, got 204" for w in strangers),
         f"{wipe} as other_patient: the owner's data changed (204)",  # the first wipes it
         f"{debug}: neither public nor given an audience in the matrix",

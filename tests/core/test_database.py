@@ -15,12 +15,12 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from app.core.database import Database, create_engine, table_of
-from app.core.records import new_row
 from app.diary.models import DiaryEntry
 from app.diary.schemas import EntryIn
 from app.diary.service import entries
-from app.sync import service as sync
-from tests.conftest import Account, count_rows
+from app.records import changes
+from app.records.service import new_row
+from tests.conftest import Account, assert_problem, count_rows
 
 OTHER_BACKENDS = (
     "FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
@@ -134,7 +134,7 @@ def test_insert_many_refused_raises_sqlalchemys_error_and_stores_nothing(
 
 async def _tombstones_of(db: Database, patient_id: uuid.UUID, ids: list[uuid.UUID]) -> Any:
     async with db.read() as conn:
-        return await sync.tombstone_versions(conn, patient_id, "entry", ids)
+        return await changes.tombstone_versions(conn, patient_id, "entry", ids)
 
 
 def test_a_list_of_ids_is_one_statement_text_whatever_its_length(
@@ -156,3 +156,96 @@ def test_a_list_of_ids_is_one_statement_text_whatever_its_length(
     assert portal(_tombstones_of, db, patient.id, []) == {}
     if backend == "postgresql":  # one array parameter: prepared once for any count
         assert len(set(statements)) == 1, statements
+
+
+# --- the creation statement, run through asyncpg ------------------------------------------
+
+
+def _entry_path() -> str:
+    return f"/v1/patients/me/entries/{uuid.uuid4()}"
+
+
+def _creation(patient_id: uuid.UUID, pain: int) -> dict[str, Any]:
+    now = dt.datetime.now(dt.UTC)
+    entry = EntryIn.model_construct(**EntryIn(**ENTRY).model_dump() | {"pain": pain})
+    values = asyncio.run(entries.prepare(None, patient_id, entry, None, now))  # type: ignore[arg-type]
+    row = {**values, "patient_id": patient_id, "id": uuid.uuid4()}
+    return changes.creation_parameters(row | {"created_at": now, "updated_at": now})
+
+
+async def _first_row(db: Database, params: dict[str, Any]) -> Any:
+    statement = changes.create_with_position(entries.table, entries.name)
+    async with db.single_statement() as conn:
+        return await db.first_row(conn, statement, params)
+
+
+def test_a_statement_the_database_refuses_raises_sqlalchemys_error(
+    backend: str, db: Database, portal: Callable[..., Any], patient: Account
+) -> None:
+    if backend != "postgresql":
+        pytest.skip("the creation statement is PostgreSQL's")
+    params = _creation(patient.id, pain=99)  # past validation, against the CHECK
+    with pytest.raises(sa.exc.IntegrityError):
+        portal(_first_row, db, params)
+    assert portal(count_rows, db, ENTRIES, patient_id=patient.id) == 0
+    stored = portal(_first_row, db, _creation(patient.id, pain=3))
+    assert (stored["version"], stored["change_position"]) == (1, 1)
+    assert portal(count_rows, db, ENTRIES, patient_id=patient.id) == 1
+
+
+async def _on_a_killed_connection(db: Database, url: str, params: dict[str, Any]) -> Any:
+    statement = changes.create_with_position(entries.table, entries.name)
+    async with db.single_statement() as conn:
+        raw = await conn.get_raw_connection()
+        pid = await raw.driver_connection.fetchval("SELECT pg_backend_pid()")  # type: ignore[union-attr]
+        killer = create_engine(url)
+        async with killer.connect() as other:
+            await other.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        await killer.dispose()
+        for _ in range(200):  # until the server has closed it
+            if raw.driver_connection.is_closed():  # type: ignore[union-attr]
+                break
+            await asyncio.sleep(0.01)
+        return await db.first_row(conn, statement, params)
+
+
+def test_a_lost_connection_is_sqlalchemys_disconnect(
+    backend: str,
+    database_url: str,
+    db: Database,
+    portal: Callable[..., Any],
+    client: TestClient,
+    patient: Account,
+) -> None:
+    if backend != "postgresql":
+        pytest.skip("asyncpg runs the statement on PostgreSQL only")
+    params = _creation(patient.id, pain=3)
+    with pytest.raises(sa.exc.DBAPIError) as raised:
+        portal(_on_a_killed_connection, db, database_url, params)
+    assert raised.value.connection_invalidated
+    assert portal(count_rows, db, ENTRIES, patient_id=patient.id) == 0
+    # The pool replaced the connection: the next request is served.
+    created = client.put(_entry_path(), json=ENTRY, headers=patient.headers)
+    assert created.status_code == 201, created.text
+
+
+def test_a_pool_with_no_free_connection_answers_503(
+    backend: str,
+    app_with: Callable[..., TestClient],
+    make_account: Callable[..., Account],
+) -> None:
+    if backend != "postgresql":
+        pytest.skip("the pool settings are PostgreSQL's")
+    account = make_account("patient")
+    c = app_with(db_pool_size=1, db_pool_timeout=0.2)
+    app_db: Database = c.app.state.db  # type: ignore[attr-defined]
+    held = c.portal.call(app_db.engine.connect)  # type: ignore[union-attr]
+    try:
+        busy = c.put(_entry_path(), json=ENTRY, headers=account.headers)
+    finally:
+        c.portal.call(held.close)  # type: ignore[union-attr]
+    assert_problem(busy, 503)
+    assert busy.headers["retry-after"] == "2"
+    assert busy.json()["detail"] == "The service is busy; try again shortly."
+    served = c.put(_entry_path(), json=ENTRY, headers=account.headers)
+    assert served.status_code == 201, served.text

@@ -36,7 +36,7 @@ from schemathesis.specs.openapi.checks import (
 
 from app.core.database import Database, table_of
 from app.main import create_app
-from app.sync.models import IdempotencyKey
+from app.records.models import IdempotencyKey
 from tests.conftest import Account, make_settings
 
 CHECKS = [

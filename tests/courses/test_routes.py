@@ -12,8 +12,8 @@ from fastapi.testclient import TestClient
 
 from app.core.database import Database
 from app.courses.service import courses
+from app.records.changes import tombstones
 from app.sessions.service import sessions
-from app.sync.service import tombstones
 from tests.conftest import Account, assert_problem, count_rows
 
 COURSES = "/v1/patients/me/courses"

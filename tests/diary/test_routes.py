@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 
 from app.core.database import Database, table_of
 from app.diary.models import DiaryEntry
-from app.sync.models import Tombstone
+from app.records.models import Tombstone
 from tests.conftest import Account, assert_problem, count_rows
 
 ENTRIES = table_of(DiaryEntry)

@@ -25,7 +25,7 @@ from app.accounts.models import User
 from app.core.database import create_engine, table_of
 from app.core.security import AccessTokens
 from app.diary.models import DiaryEntry
-from app.sync.models import ChangeCounter
+from app.records.models import ChangeCounter
 from tests.reliability.live_server import SECRET
 
 ENTRIES = table_of(DiaryEntry)

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from app.records.changes import tombstones
 from app.sessions.service import sessions
-from app.sync.service import tombstones
 from tests.conftest import Account, assert_problem, count_rows
 
 SESSIONS = "/v1/patients/me/sessions"

@@ -12,9 +12,9 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from app.core.database import Database
-from app.core.records import delete_record, put_record
 from app.diary.schemas import EntryIn
 from app.diary.service import entries
+from app.records.service import delete_record, put_record
 from app.sync.feed import changes_since
 from tests.clinicians.test_sharing import link
 from tests.conftest import Account, assert_problem

@@ -16,12 +16,12 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from app.core import records
 from app.core.database import Database, table_of
 from app.courses.models import TreatmentCourse
 from app.diary.models import DiaryEntry
+from app.records import service as records
+from app.records.models import IdempotencyKey
 from app.sessions.models import SessionEvent
-from app.sync.models import IdempotencyKey
 from tests.conftest import Account, assert_problem, count_rows
 
 ENTRIES = table_of(DiaryEntry)

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.core.database import one_of, table_of
 from app.core.errors import NotFound
-from app.sync.models import ChangeCounter, Tombstone
+from app.records.models import ChangeCounter, Tombstone
 
 counters = table_of(ChangeCounter)
 tombstones = table_of(Tombstone)

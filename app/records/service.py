@@ -18,20 +18,17 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.core.clock import utcnow
 from app.core.database import Database
 from app.core.errors import Invalid, NotFound, PreconditionFailed
 from app.core.http import Preconditions
 from app.core.pagination import decode_cursor, encode_cursor
-from app.sync import service as sync
+from app.records import changes
 
 InT = TypeVar("InT", bound=BaseModel)
 OutT = TypeVar("OutT", bound=BaseModel)
 
 WriteStatus = Literal["created", "updated", "unchanged"]
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 class RecordKind(Generic[InT, OutT]):
@@ -110,7 +107,7 @@ async def put_record(
         if created is not None:
             return created
     async with db.transaction() as conn:
-        position = await sync.next_change_position(conn, patient_id)
+        position = await changes.next_change_position(conn, patient_id)
         existing = await _locked(conn, kind, patient_id, record_id)
         return await _save(conn, kind, patient_id, record_id, body, existing, position, pre)
 
@@ -125,7 +122,7 @@ async def patch_record(
 ) -> WriteResult[OutT]:
     """Apply an RFC 7396 JSON merge patch to the record's writable fields."""
     async with db.transaction() as conn:
-        position = await sync.next_change_position(conn, patient_id)
+        position = await changes.next_change_position(conn, patient_id)
         existing = await _locked(conn, kind, patient_id, record_id)
         if existing is None:
             raise NotFound(f"No {kind.label} with id {record_id}.")
@@ -147,10 +144,10 @@ async def delete_record(
 ) -> None:
     """Delete a record, leaving a tombstone. Deleting it again is a no-op (safe retries)."""
     async with db.transaction() as conn:
-        position = await sync.next_change_position(conn, patient_id)
+        position = await changes.next_change_position(conn, patient_id)
         existing = await _locked(conn, kind, patient_id, record_id)
         if existing is None:
-            buried = await sync.find_tombstone(conn, patient_id, kind.name, record_id)
+            buried = await changes.find_tombstone(conn, patient_id, kind.name, record_id)
             if buried is None:
                 raise NotFound(f"No {kind.label} with id {record_id}.")
             if pre is not None and pre.if_match is not None:
@@ -160,7 +157,7 @@ async def delete_record(
             raise PreconditionFailed(_stale(kind, existing["version"]))
         await kind.before_delete(conn, patient_id, existing, position)
         await conn.execute(sa.delete(kind.table).where(kind.pk(patient_id, record_id)))
-        await sync.bury(
+        await changes.bury(
             conn, patient_id, kind.name, record_id, existing["version"] + 1, position, utcnow()
         )
 
@@ -251,8 +248,8 @@ async def _create_in_one_statement(
         values = await kind.prepare(conn, patient_id, body, None, now)
         row = {**values, "patient_id": patient_id, "id": record_id}
         row |= {"created_at": now, "updated_at": now}
-        statement = sync.create_with_position(kind.table, kind.name)
-        inserted = await db.first_row(conn, statement, sync.creation_parameters(row))
+        statement = changes.create_with_position(kind.table, kind.name)
+        inserted = await db.first_row(conn, statement, changes.creation_parameters(row))
     if inserted is None:
         return None
     row |= {"version": inserted["version"], "change_position": inserted["change_position"]}
@@ -289,21 +286,21 @@ async def _save(
             raise PreconditionFailed(_stale(kind, current))
     table = kind.table
     if existing is None:
-        buried = await sync.take_tombstone(conn, patient_id, kind.name, record_id)
+        buried = await changes.take_tombstone(conn, patient_id, kind.name, record_id)
         version = 1 if buried is None else buried + 1
         row = new_row(values, patient_id, record_id, version, now, position)
         await conn.execute(sa.insert(table).values(row))
         return WriteResult(kind.public(row), row["version"], "created")
     if unchanged:
         return WriteResult(kind.public(existing), existing["version"], "unchanged")
-    changes = {
+    update = {
         **values,
         "version": existing["version"] + 1,
         "updated_at": now,
         "change_position": position,
     }
-    await conn.execute(sa.update(table).where(kind.pk(patient_id, record_id)).values(changes))
-    return WriteResult(kind.public({**existing, **changes}), changes["version"], "updated")
+    await conn.execute(sa.update(table).where(kind.pk(patient_id, record_id)).values(update))
+    return WriteResult(kind.public({**existing, **update}), update["version"], "updated")
 
 
 def _check_body_id(body: BaseModel, record_id: uuid.UUID) -> None:

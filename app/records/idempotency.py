@@ -13,10 +13,10 @@ import sqlalchemy as sa
 from fastapi import Request, Response
 from sqlalchemy.exc import IntegrityError
 
+from app.core.clock import utcnow
 from app.core.database import Database, table_of
 from app.core.errors import AppError, Conflict, Invalid, problem_response
-from app.core.records import utcnow
-from app.sync.models import IdempotencyKey
+from app.records.models import IdempotencyKey
 
 keys = table_of(IdempotencyKey)
 LIFETIME = dt.timedelta(hours=24)

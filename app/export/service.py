@@ -7,13 +7,15 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from app.access.service import access_log, links
 from app.accounts.schemas import UserOut
 from app.accounts.service import get_user, users
-from app.clinicians.service import access_log, links, share_codes
+from app.clinicians.service import share_codes
+from app.core.clock import utcnow
 from app.core.database import Database
-from app.core.records import RecordKind, utcnow
 from app.courses.service import courses
 from app.diary.service import entries
+from app.records.service import RecordKind
 from app.sessions.service import sessions
 
 
