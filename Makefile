@@ -31,10 +31,12 @@ demo: install
 lint: install
 	$(BIN)/ruff check app tests migrations bench
 	$(BIN)/ruff format --check app tests migrations bench
+	$(BIN)/lint-imports
 	$(BIN)/mypy app
 
+# Two workers (one database of each kind per worker): the suite is mostly waiting on I/O.
 test: lint
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 2
 
 format: install
 	$(BIN)/ruff check --fix app tests migrations bench

@@ -48,11 +48,10 @@ async def _kill_other_backends(url: str) -> int:
     raise AssertionError("the terminated backends did not exit")
 
 
+@pytest.mark.postgresql_only  # SQLite connections are files: nothing can drop them
 def test_dropped_connections_are_replaced_before_a_request_uses_them(
     client: TestClient, patient: Account, backend: str, database_url: str, db: Database
 ) -> None:
-    if backend != "postgresql":
-        pytest.skip("SQLite connections are files: nothing can drop them")
     for _ in range(3):  # fill the pool with connections the server will drop
         assert client.get("/v1/patients/me/entries", headers=patient.headers).status_code == 200
     assert db.engine.pool.checkedin() >= 1  # type: ignore[attr-defined]
@@ -83,9 +82,8 @@ async def _queries_sent(url: str) -> tuple[int, int]:
     return after_checkout - before, after_statement - after_checkout
 
 
+@pytest.mark.postgresql_only  # the asyncpg pool only
 def test_the_pre_ping_sends_nothing(backend: str, database_url: str) -> None:
-    if backend != "postgresql":
-        pytest.skip("the asyncpg pool only")
     checkout, with_statement = asyncio.run(_queries_sent(database_url))
     # SQLAlchemy's own ping would send BEGIN; ; ROLLBACK; at each checkout.
     assert checkout == 0
@@ -179,11 +177,10 @@ async def _first_row(db: Database, params: dict[str, Any]) -> Any:
         return await db.first_row(conn, statement, params)
 
 
+@pytest.mark.postgresql_only  # the creation statement is PostgreSQL's
 def test_a_statement_the_database_refuses_raises_sqlalchemys_error(
     backend: str, db: Database, portal: Callable[..., Any], patient: Account
 ) -> None:
-    if backend != "postgresql":
-        pytest.skip("the creation statement is PostgreSQL's")
     params = _creation(patient.id, pain=99)  # past validation, against the CHECK
     with pytest.raises(sa.exc.IntegrityError):
         portal(_first_row, db, params)
@@ -209,6 +206,7 @@ async def _on_a_killed_connection(db: Database, url: str, params: dict[str, Any]
         return await db.first_row(conn, statement, params)
 
 
+@pytest.mark.postgresql_only  # asyncpg runs the statement on PostgreSQL only
 def test_a_lost_connection_is_sqlalchemys_disconnect(
     backend: str,
     database_url: str,
@@ -217,8 +215,6 @@ def test_a_lost_connection_is_sqlalchemys_disconnect(
     client: TestClient,
     patient: Account,
 ) -> None:
-    if backend != "postgresql":
-        pytest.skip("asyncpg runs the statement on PostgreSQL only")
     params = _creation(patient.id, pain=3)
     with pytest.raises(sa.exc.DBAPIError) as raised:
         portal(_on_a_killed_connection, db, database_url, params)
@@ -229,13 +225,12 @@ def test_a_lost_connection_is_sqlalchemys_disconnect(
     assert created.status_code == 201, created.text
 
 
+@pytest.mark.postgresql_only  # the pool settings are PostgreSQL's
 def test_a_pool_with_no_free_connection_answers_503(
     backend: str,
     app_with: Callable[..., TestClient],
     make_account: Callable[..., Account],
 ) -> None:
-    if backend != "postgresql":
-        pytest.skip("the pool settings are PostgreSQL's")
     account = make_account("patient")
     c = app_with(db_pool_size=1, db_pool_timeout=0.2)
     app_db: Database = c.app.state.db  # type: ignore[attr-defined]
