@@ -138,8 +138,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(Compression, minimum_size=settings.gzip_minimum_bytes)
     app.add_middleware(ResponseHeaders)
 
-    # Matched in this order, so the busiest first: a diary entry PUT was tried against nine
-    # account and health paths before its own (14 µs a request). The docs keep TAGS' order.
+    # Matched in this order, so the busiest first; the docs keep TAGS' order.
     for router in (
         diary_router,
         courses_router,
@@ -162,12 +161,10 @@ def _add_routes(app: FastAPI, router: APIRouter) -> None:
     """A domain router's routes, as the app's own.
 
     ``include_router`` puts a router behind a layer of FastAPI's own that matches each
-    request against the router's routes twice, with scope bookkeeping around each try: 3 %
-    of a diary entry PUT's CPU (bench/README.md). Our routers carry their own prefixes and
-    tags and take nothing from being included (the OpenAPI document is the same either
-    way), so their routes are added as they are. The one thing lost: the app's
-    ``dependency_overrides`` would not reach them (nothing here uses it; tests build an app
-    from settings instead).
+    request against the router's routes a second time. Our routers carry their own prefixes
+    and tags and take nothing from being included (the OpenAPI document is the same either
+    way). The one thing lost: the app's ``dependency_overrides`` would not reach them
+    (nothing here uses it; tests build an app from settings instead).
     """
     app.router.routes.extend(router.routes)
 

@@ -48,8 +48,8 @@ class ResponseHeaders:
 
 def with_baseline_headers(raw: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
     """``raw`` (an ASGI header list) with each baseline header it lacks, and with
-    ``Accept-Encoding`` in its ``Vary``; one pass over raw bytes (``MutableHeaders`` took a
-    case-folded scan per header: 1 % of a diary entry PUT's CPU)."""
+    ``Accept-Encoding`` in its ``Vary``; one pass over raw bytes (``MutableHeaders`` takes a
+    case-folded scan per header)."""
     headers = list(raw)
     present = set()
     vary = None
@@ -73,8 +73,8 @@ class Compression(GZipMiddleware):
     """Starlette's gzip for a client that accepts it; any other request goes straight through.
 
     Starlette sends the others through a responder that inspects each response only to add
-    ``Vary: Accept-Encoding`` to the large ones (2 % of a diary entry PUT's CPU):
-    :class:`ResponseHeaders` adds it to every response instead.
+    ``Vary: Accept-Encoding`` to the large ones: :class:`ResponseHeaders` adds it to every
+    response instead.
     """
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

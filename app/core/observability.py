@@ -87,8 +87,8 @@ class HttpMetrics(Collector):
     may live in one process, as in the tests), with the pool and process collectors.
 
     Plain dicts rather than prometheus_client's Counter and Histogram, whose locks and checks
-    on every update were 40 % of this middleware's cost: updates (the middleware) and reads
-    (the async ``/metrics`` route) all run on the event loop's one thread.
+    on every update are not needed: updates (the middleware) and reads (the async
+    ``/metrics`` route) all run on the event loop's one thread.
     """
 
     def __init__(self, engine: AsyncEngine) -> None:
@@ -171,7 +171,7 @@ class RequestTelemetry:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        # 128 random bits as 32 hex digits, the shape of a uuid4's hex at a sixth of its cost.
+        # 128 random bits as 32 hex digits: the shape of a uuid4's hex, for less.
         rid = _incoming_request_id(scope["headers"]) or os.urandom(16).hex()
         header = (REQUEST_ID_HEADER, rid.encode("ascii"))
         token = request_id.set(rid)

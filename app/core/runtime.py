@@ -4,8 +4,8 @@ CPython's cyclic collector runs its youngest generation every 700 container allo
 now and then, walks every object in the process: the framework, SQLAlchemy's and pydantic's
 schemas, the routes. A write allocates thousands of short-lived dicts and models (a batch of
 500 entries, hundreds of thousands), so the collector kept walking the same long-lived
-start-up objects. Measured (bench/README.md, 3 A/B runs): batches of 500 entries 9,100–10,500
-→ 15,600–17,000 entries/s, single PUTs 1,260–1,370 → 1,460–1,540 req/s, RSS +4 MiB.
+start-up objects. A higher young-generation threshold spares them (figures in
+docs/performance.md).
 """
 
 from __future__ import annotations

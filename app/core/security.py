@@ -53,8 +53,8 @@ class AccessTokens:
     """Issues and verifies access tokens.
 
     A verified token is remembered (bounded, until its ``exp``): a phone sends the same
-    token with every request for up to 15 minutes, and re-checking the HMAC and claims
-    each time was a tenth of the write path's CPU. Only the exact signed string hits.
+    token with every request for up to 15 minutes, and the HMAC and claims need checking
+    only once. Only the exact signed string hits.
     """
 
     CACHE_SIZE = 10_000
