@@ -100,7 +100,14 @@ async def put_record(
     body: InT,
     pre: Preconditions | None = None,
 ) -> WriteResult[OutT]:
-    """Create or replace a record at a client-chosen id; an identical replay changes nothing."""
+    """Create or replace a record at a client-chosen id; an identical replay changes nothing.
+
+    Two statement paths, each for a reason: on PostgreSQL, a new record — most of a phone's
+    sync — is created in one statement (one round trip, no transaction held open); when the
+    id is taken, for a conditional replace, and always on SQLite (one writer, no round
+    trips to save), the write takes the general path: one transaction that locks the
+    patient's change counter and the record.
+    """
     _check_body_id(body, record_id)
     if db.dialect == "postgresql" and (pre is None or pre.if_match is None):
         created = await _create_in_one_statement(db, kind, patient_id, record_id, body)
