@@ -172,22 +172,24 @@ def _add_routes(app: FastAPI, router: APIRouter) -> None:
 def _add_docs(app: FastAPI) -> None:
     """Swagger UI served from the installed package, so /docs works on a closed network."""
     app.mount("/docs/assets", StaticFiles(directory=DOCS_ASSETS), name="docs-assets")
+    app.add_api_route("/docs", docs, include_in_schema=False)
+    app.add_api_route("/docs/oauth2-redirect", oauth2_redirect, include_in_schema=False)
 
-    @app.get("/docs", include_in_schema=False)
-    async def docs() -> HTMLResponse:
-        return get_swagger_ui_html(
-            openapi_url="/openapi.json",
-            title="paindiary API",
-            swagger_js_url="/docs/assets/swagger-ui-bundle.js",
-            swagger_css_url="/docs/assets/swagger-ui.css",
-            swagger_favicon_url="/docs/assets/favicon.png",
-            oauth2_redirect_url="/docs/oauth2-redirect",
-            init_oauth={"usePkceWithAuthorizationCodeGrant": False},
-        )
 
-    @app.get("/docs/oauth2-redirect", include_in_schema=False)
-    async def oauth2_redirect() -> HTMLResponse:
-        return get_swagger_ui_oauth2_redirect_html()
+async def docs() -> HTMLResponse:
+    return get_swagger_ui_html(
+        openapi_url="/openapi.json",
+        title="paindiary API",
+        swagger_js_url="/docs/assets/swagger-ui-bundle.js",
+        swagger_css_url="/docs/assets/swagger-ui.css",
+        swagger_favicon_url="/docs/assets/favicon.png",
+        oauth2_redirect_url="/docs/oauth2-redirect",
+        init_oauth={"usePkceWithAuthorizationCodeGrant": False},
+    )
+
+
+async def oauth2_redirect() -> HTMLResponse:
+    return get_swagger_ui_oauth2_redirect_html()
 
 
 def _register_problem_schema(app: FastAPI) -> None:

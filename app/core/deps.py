@@ -59,7 +59,9 @@ class BearerCaller(OAuth2PasswordBearer):
         return tokens.verify(token)
 
 
-current_caller = BearerCaller(tokenUrl="/v1/auth/token", auto_error=False)
+current_caller = BearerCaller(
+    tokenUrl="/v1/auth/token", scheme_name="OAuth2PasswordBearer", auto_error=False
+)
 
 CurrentCaller = Annotated[Caller, Depends(current_caller)]
 
