@@ -33,6 +33,7 @@ lint: install
 	$(BIN)/ruff format --check app tests migrations bench
 	$(BIN)/lint-imports
 	$(BIN)/mypy app
+	$(BIN)/mypy --follow-imports=silent bench
 
 # Two workers (one database of each kind per worker): the suite is mostly waiting on I/O.
 test: lint
@@ -56,7 +57,8 @@ lock:
 audit: install
 	$(BIN)/pip-audit --strict --no-deps --disable-pip --progress-spinner off -r constraints.txt
 
-# Throughput and latency ratios against the bare framework and a tutorial-style endpoint
+# Throughput and latency ratios against the bare framework, the framework-free ceiling and a
+# tutorial-style endpoint
 # (needs wrk: apt-get install wrk; PostgreSQL at PAINDIARY_BENCH_POSTGRES_URL or 127.0.0.1).
 bench: install
 	$(BIN)/python bench/run.py

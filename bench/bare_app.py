@@ -1,4 +1,4 @@
-"""The ceiling: FastAPI answering a constant, served the same way as the service."""
+"""The bare framework: FastAPI answering a constant, served the same way as the service."""
 
 from fastapi import FastAPI
 

@@ -1,7 +1,7 @@
 """The write ceiling: the service's PUT of a new entry with no web framework at all.
 
-A bare ASGI callable and an asyncpg pool doing what the service's fast path does for a new
-diary entry — verify the bearer token, validate the body, run the one creation statement,
+A bare ASGI callable and an asyncpg pool doing what the service does for a new diary
+entry — verify the bearer token, validate the body, run the one creation statement,
 answer 201 with the entry — and nothing else: no routing, no middleware, no error answers
 (any other request gets a bare 404 or 500). It is not a design to copy; it shows what this
 machine allows a Python process that writes to PostgreSQL, beside the bare framework's

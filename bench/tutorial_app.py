@@ -7,6 +7,7 @@ the body, insert one row — the way the SQLModel/FastAPI tutorials teach it.
 import datetime as dt
 import os
 import uuid
+from collections.abc import Iterator
 from typing import Annotated
 
 import jwt
@@ -42,11 +43,11 @@ class EntryCreate(SQLModel):
     sites: list[dict] = []
 
 
-SQLModel.metadata.create_all(engine, tables=[TutorialEntry.__table__])
+SQLModel.metadata.create_all(engine)
 app = FastAPI()
 
 
-def get_session():
+def get_session() -> Iterator[Session]:
     with Session(engine) as session:
         yield session
 
