@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +18,8 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from anyio.from_thread import BlockingPortal
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from app.accounts.models import User
@@ -54,7 +56,8 @@ def database_url(
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """A ``postgresql_only`` test is not collected for SQLite (rather than skipped there)."""
-    keep, drop = [], []
+    keep: list[pytest.Item] = []
+    drop: list[pytest.Item] = []
     for item in items:
         callspec = getattr(item, "callspec", None)
         on_sqlite = callspec is not None and callspec.params.get("database_url") == "sqlite"
@@ -62,6 +65,28 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
+
+
+def app_of(client: TestClient) -> FastAPI:
+    """The FastAPI app behind a TestClient (``TestClient.app`` is typed as any ASGI app)."""
+    assert isinstance(client.app, FastAPI)
+    return client.app
+
+
+def portal_of(client: TestClient) -> BlockingPortal:
+    """The portal to the app's event loop; a TestClient has one while it is open."""
+    assert client.portal is not None
+    return client.portal
+
+
+def header_bytes(headers: Mapping[str, str | bytes]) -> dict[bytes, bytes]:
+    """Headers with raw bytes among them, as httpx sends them: str names and values
+    ASCII-encoded, bytes as they are (httpx takes such a mix, but its ``headers``
+    parameter is typed as all str or all bytes)."""
+    return {
+        name.encode("ascii"): value if isinstance(value, bytes) else value.encode("ascii")
+        for name, value in headers.items()
+    }
 
 
 @pytest.fixture(scope="session")
@@ -104,17 +129,17 @@ def app_with(database_url: str) -> Iterator[Callable[..., TestClient]]:
 
 @pytest.fixture(scope="session")
 def db(client: TestClient) -> Database:
-    database: Database = client.app.state.db  # type: ignore[attr-defined]
+    database: Database = app_of(client).state.db
     return database
 
 
 @pytest.fixture
 def portal(client: TestClient) -> Callable[..., Any]:
     """Run ``await fn(*args)`` on the app's event loop, e.g. a service function."""
-    assert client.portal is not None
+    loop = portal_of(client)
 
     def call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        return client.portal.call(lambda: fn(*args, **kwargs))  # type: ignore[union-attr]
+        return loop.call(lambda: fn(*args, **kwargs))
 
     return call
 
@@ -130,7 +155,7 @@ async def _empty_tables(db: Database) -> None:
 def _clean(request: pytest.FixtureRequest) -> None:
     if "client" in request.fixturenames:
         client: TestClient = request.getfixturevalue("client")
-        client.portal.call(_empty_tables, client.app.state.db)  # type: ignore[union-attr,attr-defined]
+        portal_of(client).call(_empty_tables, app_of(client).state.db)
         client.cookies.clear()
 
 
@@ -149,7 +174,7 @@ class Account:
 @pytest.fixture(scope="session")
 def password_hash(client: TestClient) -> str:
     """One real Argon2id hash of PASSWORD, shared by the accounts the factory makes."""
-    return str(client.app.state.passwords.hash(PASSWORD))  # type: ignore[attr-defined]
+    return str(app_of(client).state.passwords.hash(PASSWORD))
 
 
 async def _insert_account(db: Database, row: dict[str, Any]) -> None:
@@ -183,8 +208,9 @@ def make_account(client: TestClient, password_hash: str) -> Callable[..., Accoun
             "updated_at": now,
         }
         assert not fields, f"unknown account fields {fields}"
-        client.portal.call(_insert_account, client.app.state.db, row)  # type: ignore[union-attr,attr-defined]
-        token = client.app.state.tokens.issue(row["id"], role)  # type: ignore[attr-defined]
+        state = app_of(client).state
+        portal_of(client).call(_insert_account, state.db, row)
+        token = state.tokens.issue(row["id"], role)
         return Account(row["id"], email, role, token)
 
     return make

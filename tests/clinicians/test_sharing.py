@@ -15,8 +15,9 @@ from fastapi.testclient import TestClient
 from app.access.models import AccessLogEntry, ClinicianLink
 from app.clinicians.models import ShareCode
 from app.core.database import Database, table_of
+from app.core.ratelimit import SlidingWindow
 from app.core.security import digest
-from tests.conftest import Account, assert_problem, count_rows
+from tests.conftest import Account, app_of, assert_problem, count_rows
 
 ENTRY = {"recorded_at": "2026-11-20T08:30:00+01:00", "pain": 6, "notes": "stiff neck"}
 COURSE = {"name": "Acupuncture", "modality": "acupuncture", "start_date": "2026-11-02"}
@@ -227,8 +228,9 @@ def test_access_log_pages_newest_first(
 def test_redeeming_is_rate_limited(
     client: TestClient, clinician: Account, patient: Account
 ) -> None:
-    limit = client.app.state.link_attempts.limit  # type: ignore[attr-defined]
-    client.app.state.link_attempts._events.clear()  # type: ignore[attr-defined]
+    attempts: SlidingWindow = app_of(client).state.link_attempts
+    limit = attempts.limit
+    attempts._events.clear()
     try:
         for _ in range(limit):
             wrong = client.post(
@@ -241,7 +243,7 @@ def test_redeeming_is_rate_limited(
         assert_problem(blocked, 429)
         assert 1 <= int(blocked.headers["retry-after"]) <= 900
     finally:
-        client.app.state.link_attempts._events.clear()  # type: ignore[attr-defined]
+        attempts._events.clear()
 
 
 def test_erasing_a_clinician_removes_links_but_keeps_the_patients_log(

@@ -61,7 +61,15 @@ from app.models import metadata
 from app.records import service as records
 from app.records.models import Tombstone
 from app.sessions.models import SessionEvent
-from tests.conftest import PASSWORD, SECRET, Account, assert_problem, make_settings
+from tests.conftest import (
+    PASSWORD,
+    SECRET,
+    Account,
+    app_of,
+    assert_problem,
+    make_settings,
+    portal_of,
+)
 
 # --- The routes, as the app serves them -------------------------------------------------
 
@@ -299,8 +307,8 @@ async def owner_state(db: Database, patient_id: uuid.UUID) -> dict[str, list[tup
         parts.append(sa.select(tag, *labelled).where(table.c[owner] == patient_id))
     state: dict[str, list[tuple[Any, ...]]] = {table_of(m).name: [] for m in STATE_COLUMNS}
     async with db.read() as conn:
-        for name, *values in (await conn.execute(sa.union_all(*parts))).all():
-            state[name].append(tuple(values))
+        for name, *row in (await conn.execute(sa.union_all(*parts))).all():
+            state[name].append(tuple(row))
     return {name: sorted(rows, key=str) for name, rows in state.items()}
 
 
@@ -342,9 +350,8 @@ def build_world(client: TestClient, make_account: Callable[..., Account]) -> Wor
         "/v1/auth/token",
         data={"grant_type": "password", "username": owner.email, "password": PASSWORD},
     )
-    db = client.app.state.db  # type: ignore[attr-defined]
-    portal = client.portal
-    assert portal is not None
+    db = app_of(client).state.db
+    portal = portal_of(client)
     return World(
         owner,
         other,
@@ -385,21 +392,27 @@ _WORLDS: dict[str, tuple[World, dict[str, list[dict[str, Any]]]]] = {}
 @pytest.fixture
 def world(client: TestClient, database_url: str, make_account: Callable[..., Account]) -> World:
     """A fresh copy of the world, with access tokens issued now."""
-    db: Database = client.app.state.db  # type: ignore[attr-defined]
-    assert client.portal is not None
+    db: Database = app_of(client).state.db
+    portal = portal_of(client)
     if database_url not in _WORLDS:
         built = build_world(client, make_account)
-        _WORLDS[database_url] = built, client.portal.call(dump, db)
+        _WORLDS[database_url] = built, portal.call(dump, db)
         return built
     template, rows = _WORLDS[database_url]
-    client.portal.call(restore, db, rows)
-    tokens = client.app.state.tokens  # type: ignore[attr-defined]
+    portal.call(restore, db, rows)
+    tokens = app_of(client).state.tokens
 
     def fresh(account: Account) -> Account:
         return replace(account, token=tokens.issue(account.id, account.role))
 
-    names = ("owner", "other", "linked", "unlinked", "revoked")
-    return replace(template, **{name: fresh(getattr(template, name)) for name in names})
+    return replace(
+        template,
+        owner=fresh(template.owner),
+        other=fresh(template.other),
+        linked=fresh(template.linked),
+        unlinked=fresh(template.unlinked),
+        revoked=fresh(template.revoked),
+    )
 
 
 # --- Building a request that would be valid for the owner --------------------------------
@@ -645,7 +658,7 @@ def test_each_public_route_answers_without_a_token(
     client: TestClient, world: World, key: tuple[str, str], entry: Public
 ) -> None:
     """Public routes work without a token, and say nothing about the patients."""
-    served = {route.key for route in served_routes(client.app)}  # type: ignore[arg-type]
+    served = {route.key for route in served_routes(app_of(client))}
     if key not in served:
         assert entry.optional, f"{key} is allow-listed as public but the app does not serve it"
         pytest.skip(f"{key} is not served yet")
@@ -662,7 +675,7 @@ def test_each_public_route_answers_without_a_token(
 def test_the_matrix_is_the_apps_route_table(client: TestClient) -> None:
     """The rows were collected from a freshly built app; the app under test serves the same
     routes, and every one of them is public or has an audience."""
-    served = served_routes(client.app)  # type: ignore[arg-type]
+    served = served_routes(app_of(client))
     assert {r.key for r in served} == {r.key for r in LISTING}
     unplaced = [str(r) for r in served if r.key not in PUBLIC and audience(r) is None]
     assert unplaced == []
@@ -680,7 +693,7 @@ def audit(client: TestClient, world: World, *strangers: Who) -> list[str]:
     call without a token, and calls by ``strangers`` to A on A's patient paths (there a
     correct app changes nothing, so one world serves every route)."""
     problems: list[str] = []
-    for route in served_routes(client.app):  # type: ignore[arg-type]
+    for route in served_routes(app_of(client)):
         if route.key in PUBLIC:
             continue
         problems += structural_problems(route)

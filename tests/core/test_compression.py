@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import httpx
+import httpx2
 import pytest
 from fastapi.testclient import TestClient
 
@@ -26,7 +26,7 @@ ENTRIES = "/v1/patients/me/entries"
 @dataclass
 class Raw:
     status: int
-    headers: httpx.Headers
+    headers: httpx2.Headers
     body: bytes  # as sent, before any decoding
 
 

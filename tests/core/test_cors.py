@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import httpx
+import httpx2
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
@@ -39,20 +39,20 @@ def cors_client(database_url: str) -> Iterator[TestClient]:
         yield test_client
 
 
-def cors_headers(response: httpx.Response) -> dict[str, str]:
+def cors_headers(response: httpx2.Response) -> dict[str, str]:
     return {k: v for k, v in response.headers.items() if k.startswith("access-control-")}
 
 
 def preflight(
     client: TestClient, origin: str, method: str = "PUT", headers: str | None = None
-) -> httpx.Response:
+) -> httpx2.Response:
     asked = {"Origin": origin, "Access-Control-Request-Method": method}
     if headers is not None:
         asked["Access-Control-Request-Headers"] = headers
     return client.options(f"{ME}/entries/{uuid.uuid4()}", headers=asked)
 
 
-def assert_security_headers(response: httpx.Response) -> None:
+def assert_security_headers(response: httpx2.Response) -> None:
     assert response.headers.get("cache-control") == "no-store", response.request.url
     assert response.headers.get("x-content-type-options") == "nosniff"
     assert response.headers.get("x-frame-options") == "DENY"
@@ -164,7 +164,7 @@ def test_an_allowed_origin_reads_the_answer_and_its_exposed_headers(
 def test_an_allowed_origin_reads_the_problems_too(
     cors_client: TestClient,
     patient: Account,
-    send: Callable[[TestClient, dict[str, str]], httpx.Response],
+    send: Callable[[TestClient, dict[str, str]], httpx2.Response],
     status: int,
 ) -> None:
     cors_client.headers["Origin"] = APP
@@ -284,7 +284,7 @@ def _created(client: TestClient, headers: dict[str, str]) -> str:
     return url
 
 
-Send = Callable[[TestClient, dict[str, str], int], httpx.Response]
+Send = Callable[[TestClient, dict[str, str], int], httpx2.Response]
 KINDS: dict[str, tuple[Send, int]] = {
     "200": (lambda c, h, n: c.get("/healthz"), 200),
     "201": (lambda c, h, n: c.put(f"{ME}/entries/{uuid.uuid4()}", json=ENTRY, headers=h), 201),

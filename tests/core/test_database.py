@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
+from sqlalchemy.pool import QueuePool
 
 from app.core.database import Database, create_engine, table_of
 from app.diary.models import DiaryEntry
@@ -20,7 +21,7 @@ from app.diary.schemas import EntryIn
 from app.diary.service import entries
 from app.records import changes
 from app.records.service import new_row
-from tests.conftest import Account, assert_problem, count_rows
+from tests.conftest import Account, app_of, assert_problem, count_rows, portal_of
 
 OTHER_BACKENDS = (
     "FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
@@ -54,8 +55,10 @@ def test_dropped_connections_are_replaced_before_a_request_uses_them(
 ) -> None:
     for _ in range(3):  # fill the pool with connections the server will drop
         assert client.get("/v1/patients/me/entries", headers=patient.headers).status_code == 200
-    assert db.engine.pool.checkedin() >= 1  # type: ignore[attr-defined]
-    assert client.portal.call(_kill_other_backends, database_url) >= 1  # type: ignore[union-attr]
+    pool = db.engine.pool
+    assert isinstance(pool, QueuePool)
+    assert pool.checkedin() >= 1
+    assert portal_of(client).call(_kill_other_backends, database_url) >= 1
     entry_id = uuid.uuid4()
     body = {"recorded_at": "2026-11-20T08:30:00+01:00", "pain": 4}
     put = client.put(f"/v1/patients/me/entries/{entry_id}", json=body, headers=patient.headers)
@@ -69,6 +72,7 @@ async def _queries_sent(url: str) -> tuple[int, int]:
     engine = create_engine(url)
     async with engine.connect() as conn:
         raw = await conn.get_raw_connection()
+        assert raw.driver_connection is not None
         protocol = raw.driver_connection._protocol  # counts every query sent on it
         await conn.execute(sa.text("SELECT 1"))
     before = protocol.queries_count
@@ -194,13 +198,15 @@ async def _on_a_killed_connection(db: Database, url: str, params: dict[str, Any]
     statement = changes.create_with_position(entries.table, entries.name)
     async with db.single_statement() as conn:
         raw = await conn.get_raw_connection()
-        pid = await raw.driver_connection.fetchval("SELECT pg_backend_pid()")  # type: ignore[union-attr]
+        driver = raw.driver_connection
+        assert driver is not None
+        pid = await driver.fetchval("SELECT pg_backend_pid()")
         killer = create_engine(url)
         async with killer.connect() as other:
             await other.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
         await killer.dispose()
         for _ in range(200):  # until the server has closed it
-            if raw.driver_connection.is_closed():  # type: ignore[union-attr]
+            if driver.is_closed():
                 break
             await asyncio.sleep(0.01)
         return await db.first_row(conn, statement, params)
@@ -233,12 +239,13 @@ def test_a_pool_with_no_free_connection_answers_503(
 ) -> None:
     account = make_account("patient")
     c = app_with(db_pool_size=1, db_pool_timeout=0.2)
-    app_db: Database = c.app.state.db  # type: ignore[attr-defined]
-    held = c.portal.call(app_db.engine.connect)  # type: ignore[union-attr]
+    app_db: Database = app_of(c).state.db
+    portal = portal_of(c)
+    held = portal.call(app_db.engine.connect)
     try:
         busy = c.put(_entry_path(), json=ENTRY, headers=account.headers)
     finally:
-        c.portal.call(held.close)  # type: ignore[union-attr]
+        portal.call(held.close)
     assert_problem(busy, 503)
     assert busy.headers["retry-after"] == "2"
     assert busy.json()["detail"] == "The service is busy; try again shortly."

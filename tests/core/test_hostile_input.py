@@ -20,17 +20,24 @@ import json
 import math
 import uuid
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from fastapi.testclient import TestClient
 
 from app.accounts.models import User
 from app.core.database import Database, table_of
 from app.main import create_app
-from tests.conftest import PASSWORD, Account, assert_problem, count_rows, make_settings
+from tests.conftest import (
+    PASSWORD,
+    Account,
+    assert_problem,
+    count_rows,
+    header_bytes,
+    make_settings,
+)
 
 ME = "/v1/patients/me"
 JSON = "application/json"
@@ -70,7 +77,7 @@ class Records:
         assert response.status_code == 201, response.text
         return record_id
 
-    def put(self, collection: str, record_id: str, body: dict[str, Any]) -> httpx.Response:
+    def put(self, collection: str, record_id: str, body: dict[str, Any]) -> httpx2.Response:
         return self.client.put(
             f"{ME}/{collection}/{record_id}", json=body, headers=self.patient.headers
         )
@@ -81,12 +88,14 @@ class Records:
         path: str,
         content: bytes | Iterator[bytes],
         content_type: str | None = JSON,
-        headers: dict[str, str] | None = None,
-    ) -> httpx.Response:
+        headers: Mapping[str, str | bytes] | None = None,
+    ) -> httpx2.Response:
         sent = self.patient.headers | ({"Content-Type": content_type} if content_type else {})
-        return self.client.request(method, path, content=content, headers=sent | (headers or {}))
+        return self.client.request(
+            method, path, content=content, headers=header_bytes({**sent, **(headers or {})})
+        )
 
-    def get(self, path: str, **params: Any) -> httpx.Response:
+    def get(self, path: str, **params: Any) -> httpx2.Response:
         return self.client.get(path, params=params, headers=self.patient.headers)
 
     def writes(self, collection: str) -> list[tuple[str, str, str]]:
@@ -944,7 +953,7 @@ def test_a_bad_header_on_a_write_is_a_problem_and_changes_nothing(
             method,
             path,
             content=body,
-            headers=headers | {header: value},  # type: ignore[dict-item]
+            headers=header_bytes(headers | {header: value}),
         )
 
         problem = assert_problem(response, status)
@@ -958,7 +967,7 @@ def test_a_bad_header_on_a_write_is_a_problem_and_changes_nothing(
 def test_an_if_none_match_that_is_not_an_entity_tag_is_400(records: Records) -> None:
     response = records.client.get(
         f"{ME}/entries/{records.entry}",
-        headers=records.patient.headers | {"If-None-Match": b"\xff"},  # type: ignore[dict-item]
+        headers=header_bytes(records.patient.headers | {"If-None-Match": b"\xff"}),
     )
 
     assert "If-None-Match" in assert_problem(response, 400)["detail"]
@@ -970,8 +979,8 @@ def test_an_idempotency_key_of_raw_bytes_is_an_opaque_key(records: Records) -> N
     headers = {"Idempotency-Key": b"\xff\xfe-key"}
     body = json.dumps(ENTRY).encode()
 
-    first = records.send("POST", f"{ME}/entries", body, headers=headers)  # type: ignore[arg-type]
-    again = records.send("POST", f"{ME}/entries", body, headers=headers)  # type: ignore[arg-type]
+    first = records.send("POST", f"{ME}/entries", body, headers=headers)
+    again = records.send("POST", f"{ME}/entries", body, headers=headers)
 
     assert first.status_code == again.status_code == 201, (first.text, again.text)
     assert first.json() == again.json()

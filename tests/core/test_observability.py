@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.pool import QueuePool
 
 from app.core.database import Database
 from app.core.observability import (
@@ -232,8 +233,12 @@ def test_pool_gauges_follow_the_pool(
     finally:
         portal(connection.close)
 
-    expected_size = 20 if backend == "postgresql" else db.engine.pool.size()
-    expected_overflow = 0 if backend == "postgresql" else db.engine.pool._max_overflow  # type: ignore[attr-defined]
+    if backend == "postgresql":
+        expected_size, expected_overflow = 20, 0
+    else:
+        pool = db.engine.pool
+        assert isinstance(pool, QueuePool)
+        expected_size, expected_overflow = pool.size(), pool._max_overflow
     assert gauge(idle, "size") == expected_size
     assert gauge(idle, "max_overflow") == expected_overflow
     assert gauge(busy, "checked_out") == gauge(idle, "checked_out") + 1
@@ -306,7 +311,7 @@ def test_a_request_id_is_generated_when_none_is_sent(client: TestClient) -> None
     "incoming", ["", "A" * 129, "has space", "a/b", "semi;colon", "ünïcode", "<script>"]
 )
 def test_an_invalid_request_id_is_replaced(client: TestClient, incoming: str) -> None:
-    response = client.get("/healthz", headers={"X-Request-ID": incoming.encode()})
+    response = client.get("/healthz", headers={b"X-Request-ID": incoming.encode()})
 
     assert GENERATED_ID.fullmatch(response.headers["x-request-id"])
 
@@ -513,7 +518,7 @@ def test_logging_config_routes_everything_to_one_stderr_handler(
 
 
 @pytest.mark.parametrize("override", [{"log_format": "xml"}, {"log_level": "loud"}])
-def test_log_settings_are_validated(override: dict[str, str]) -> None:
+def test_log_settings_are_validated(override: dict[str, Any]) -> None:
     with pytest.raises(ValidationError):
         Settings(secret_key=SECRET, **override)
 

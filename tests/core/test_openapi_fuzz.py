@@ -37,7 +37,7 @@ from schemathesis.specs.openapi.checks import (
 from app.core.database import Database, table_of
 from app.main import create_app
 from app.records.models import IdempotencyKey
-from tests.conftest import Account, make_settings
+from tests.conftest import Account, app_of, header_bytes, make_settings, portal_of
 
 CHECKS = [
     not_a_server_error,
@@ -194,8 +194,8 @@ class SignedInPatient:
         if request.method == "DELETE" and 200 <= status < 300:
             self.account = None
         elif "Idempotency-Key" in request.headers and self.account is not None:
-            db = self.client.app.state.db  # type: ignore[attr-defined]
-            self.client.portal.call(_forget_idempotency_keys, db, self.account.id)  # type: ignore[union-attr]
+            db = app_of(self.client).state.db
+            portal_of(self.client).call(_forget_idempotency_keys, db, self.account.id)
 
 
 @pytest.fixture
@@ -215,9 +215,11 @@ def test_every_operation_conforms_to_the_openapi_document(
         **case.as_transport_kwargs(base_url=BASE_URL, headers=account.headers)
     ).prepare()
     assert request.method is not None and request.url is not None
+    body = request.body
+    assert body is None or isinstance(body, (bytes, str))
 
     response = client.request(
-        request.method, request.url, headers=dict(request.headers), content=request.body
+        request.method, request.url, headers=header_bytes(request.headers), content=body
     )
 
     signed_in.after(request, response.status_code)

@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from fastapi.testclient import TestClient
 
@@ -183,13 +183,13 @@ def test_the_default_bound_is_100000_keys() -> None:
 # --- through HTTP -------------------------------------------------------------------------
 
 
-def sign_in(c: TestClient, email: str, password: str = PASSWORD) -> httpx.Response:
+def sign_in(c: TestClient, email: str, password: str = PASSWORD) -> httpx2.Response:
     return c.post(
         "/v1/auth/token", data={"grant_type": "password", "username": email, "password": password}
     )
 
 
-def assert_too_many(response: httpx.Response, window_seconds: int) -> None:
+def assert_too_many(response: httpx2.Response, window_seconds: int) -> None:
     assert_problem(response, 429)
     retry_after = response.headers["retry-after"]
     assert retry_after.isdigit(), retry_after

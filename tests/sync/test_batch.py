@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -26,7 +26,8 @@ def entry(day: int, pain: int, hour: int = 8, **fields: Any) -> dict[str, Any]:
     } | fields
 
 
-def post(client: TestClient, who: Account, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def post(client: TestClient, who: Account, items: Sequence[object]) -> list[dict[str, Any]]:
+    """The batch's results; ``items`` are any JSON values (a bad item is a result too)."""
     response = client.post(BATCH, json={"items": items}, headers=who.headers)
     assert response.status_code == 200, response.text
     return list(response.json()["results"])

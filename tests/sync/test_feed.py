@@ -144,7 +144,7 @@ async def _writers_and_a_reader(
                     recorded_at="2026-11-20T08:00:00+01:00",
                     pain=rng.randint(0, 10),
                     notes=f"{seed}-{step}",
-                )  # type: ignore[arg-type]
+                )
                 result = await put_record(db, entries, patient_id, target, body)
                 final[target] = result.version
             else:
@@ -153,7 +153,7 @@ async def _writers_and_a_reader(
                     recorded_at="2026-11-20T08:00:00+01:00",
                     pain=rng.randint(0, 10),
                     notes=f"{seed}-{step}",
-                )  # type: ignore[arg-type]
+                )
                 result = await put_record(db, entries, patient_id, target, body)
                 mine.append(target)
                 final[target] = result.version

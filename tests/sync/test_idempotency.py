@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
+import httpx2
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
@@ -54,12 +55,14 @@ def session_body(**fields: Any) -> dict[str, Any]:
 
 def post(
     client: TestClient, account: Account, url: str, body: Any, key: str | None
-) -> httpx.Response:
+) -> httpx2.Response:
     headers = account.headers | ({} if key is None else {"Idempotency-Key": key})
     return client.post(url, json=body, headers=headers)
 
 
-def assert_replay_of(replay: httpx.Response, first: httpx.Response) -> None:
+def assert_replay_of(
+    replay: httpx.Response | httpx2.Response, first: httpx.Response | httpx2.Response
+) -> None:
     """The replay is the first response again, byte for byte, marked as a replay."""
     assert replay.status_code == first.status_code
     assert replay.content == first.content

@@ -6,6 +6,7 @@ import datetime as dt
 import math
 import uuid
 import warnings
+from dataclasses import replace
 
 import pymannkendall
 import pytest
@@ -59,9 +60,10 @@ def test_shifting_every_date_changes_nothing_but_dates(
     entries: list[EntryValues], shift: int, as_of: int
 ) -> None:
     delta = dt.timedelta(days=shift)
-    course = CourseFacts(uuid.UUID(int=1), ORIGIN, ORIGIN + dt.timedelta(days=49), 8)
-    moved_course = CourseFacts(course.id, ORIGIN + delta, course.end_date + delta, 8)  # type: ignore[operator]
-    moved = [EntryValues(**{**_fields(e), "local_date": e.local_date + delta}) for e in entries]
+    end = ORIGIN + dt.timedelta(days=49)
+    course = CourseFacts(uuid.UUID(int=1), ORIGIN, end, 8)
+    moved_course = CourseFacts(course.id, ORIGIN + delta, end + delta, 8)
+    moved = [replace(e, local_date=e.local_date + delta) for e in entries]
     day = ORIGIN + dt.timedelta(days=as_of)
     a = course_summary(course, entries, [], day).model_dump(mode="json")
     b = course_summary(moved_course, moved, [], day + delta).model_dump(mode="json")
@@ -136,10 +138,6 @@ def test_mann_kendall_p_is_hamed_rao_where_defined(pains: list[int]) -> None:
 
 def _day(date: dt.date, pain: float) -> Day:
     return Day(date, pain, pain, None, None, None, False)
-
-
-def _fields(entry: EntryValues) -> dict[str, object]:
-    return {name: getattr(entry, name) for name in EntryValues.__slots__}  # type: ignore[attr-defined]
 
 
 DATE_KEYS = {"as_of", "start", "end", "local_date", "course_id"}

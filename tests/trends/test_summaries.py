@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import uuid
+from typing import TypedDict, Unpack
 
 import pymannkendall
 import pytest
@@ -29,8 +30,19 @@ ALL_KEYS = {
 }  # fmt: skip
 
 
-def e(day: dt.date, pain: int, **kw: object) -> EntryValues:
-    return EntryValues(local_date=day, pain=pain, **kw)  # type: ignore[arg-type]
+class EntryExtras(TypedDict, total=False):
+    """The optional fields of an ``EntryValues``."""
+
+    pain_worst: int | None
+    sleep_hours: float | None
+    sleep_quality: int | None
+    stress: int | None
+    as_needed: bool
+    tags: tuple[str, ...]
+
+
+def e(day: dt.date, pain: int, **kw: Unpack[EntryExtras]) -> EntryValues:
+    return EntryValues(local_date=day, pain=pain, **kw)
 
 
 def session(n: int, day: dt.date, before: int | None, after: int | None) -> SessionFacts:
