@@ -171,7 +171,7 @@ def test_backfilled_uses_the_offset_not_utc() -> None:
 
 
 def _error_locs(exc: Invalid) -> list[list[str | int]]:
-    return [e["loc"] for e in exc.errors]
+    return [list(e["loc"]) for e in exc.errors]
 
 
 @pytest.mark.parametrize(
