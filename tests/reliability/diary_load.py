@@ -3,7 +3,8 @@ bookkeeping that proves no acknowledged write was lost (``test_faults.py`` and
 ``bench/faults.py``).
 
 A client PUTs new entries with ids of its own, replaces some of them, and reads; a failed
-PUT is sent again with the same body until it is acknowledged, as a phone does. The last
+PUT is sent again with the same body until it is acknowledged, as a phone does. The phases
+of a run end on what the clients were answered, not after fixed times. The last
 acknowledged ``(pain, notes, version)`` of every entry is then compared with the database.
 """
 
@@ -34,6 +35,12 @@ TOKENS = AccessTokens(SECRET, 900)
 
 #: What a client remembers of an acknowledged write: (pain, notes, version).
 Acknowledged = tuple[int, str, int]
+#: How long a client sends a PUT again after 503s before it gives up on it.
+GIVE_UP_SECONDS = 60.0
+#: After the database is back, a moment for the pool to notice: later requests must succeed.
+RECOVERY_GRACE_SECONDS = 2.0
+#: A bound on each phase of :func:`run_with_fault` (a failure; they end on conditions).
+PHASE_SECONDS = 120.0
 
 
 @dataclass
@@ -45,9 +52,10 @@ class Patient:
 def add_patients(url: str, count: int) -> list[Patient]:
     """Patients stored directly, with access tokens minted with the live server's key."""
     now = dt.datetime.now(dt.UTC)
+    ids = [uuid.uuid4() for _ in range(count)]
     rows = [
         {
-            "id": uuid.uuid4(),
+            "id": patient_id,
             "email": f"fault-{uuid.uuid4().hex[:10]}@example.org",
             "password_hash": "not-used",
             "role": "patient",
@@ -56,7 +64,7 @@ def add_patients(url: str, count: int) -> list[Patient]:
             "created_at": now,
             "updated_at": now,
         }
-        for _ in range(count)
+        for patient_id in ids
     ]
 
     async def insert() -> None:
@@ -64,15 +72,15 @@ def add_patients(url: str, count: int) -> list[Patient]:
         try:
             async with engine.begin() as conn:
                 await conn.execute(sa.insert(table_of(User)), rows)
-                counters = [{"patient_id": row["id"]} for row in rows]
+                counters = [{"patient_id": patient_id} for patient_id in ids]
                 await conn.execute(sa.insert(table_of(ChangeCounter)), counters)
         finally:
             await engine.dispose()
 
     asyncio.run(insert())
     return [
-        Patient(row["id"], {"Authorization": f"Bearer {TOKENS.issue(row['id'], 'patient')}"})
-        for row in rows
+        Patient(patient_id, {"Authorization": f"Bearer {TOKENS.issue(patient_id, 'patient')}"})
+        for patient_id in ids
     ]
 
 
@@ -116,6 +124,7 @@ class Call:
     status: int | None  # None: no HTTP answer at all (refused, reset, timed out)
     clean: bool  # a 2xx, or a clean 503
     error: str = ""
+    client: int = 0  #: which diary client sent it
 
 
 @dataclass
@@ -125,35 +134,65 @@ class Load:
     acknowledged: dict[uuid.UUID, Acknowledged] = field(default_factory=dict)
     #: ids whose last write was never acknowledged (given up): their state is unknown
     in_doubt: set[uuid.UUID] = field(default_factory=set)
+    #: client → when its latest 2xx was sent; client → when its latest 503 arrived. What
+    #: the phases of :func:`run_with_fault` wait on (read from another thread, too).
+    last_success_started: dict[int, float] = field(default_factory=dict)
+    last_503_finished: dict[int, float] = field(default_factory=dict)
+
+    def record(self, call: Call) -> None:
+        self.calls.append(call)
+        if call.status is not None and 200 <= call.status < 300:
+            self.last_success_started[call.client] = call.started
+        elif call.status == 503:
+            self.last_503_finished[call.client] = call.finished
+
+    def every_client_succeeded_since(self, moment: float, clients: int) -> bool:
+        """Whether each of ``clients`` clients was answered a 2xx to a request it sent at or
+        after ``moment``."""
+        started = self.last_success_started
+        return all(started.get(n, -1.0) >= moment for n in range(clients))
+
+    def every_client_refused_since(self, moment: float, clients: int) -> bool:
+        """Whether each of ``clients`` clients was answered a 503 at or after ``moment``."""
+        finished = self.last_503_finished
+        return all(finished.get(n, -1.0) >= moment for n in range(clients))
 
     async def call(
-        self, client: httpx.AsyncClient, method: str, url: str, **kwargs: Any
+        self, client: httpx.AsyncClient, method: str, url: str, *, number: int = 0, **kwargs: Any
     ) -> httpx.Response | None:
         started = time.monotonic()
         try:
             response = await client.request(method, url, **kwargs)
         except httpx.HTTPError as exc:
-            self.calls.append(Call(method, started, time.monotonic(), None, False, repr(exc)))
+            self.record(Call(method, started, time.monotonic(), None, False, repr(exc), number))
             return None
         clean = response.is_success or is_problem_503(response)
         error = "" if clean else f"{response.status_code} {response.text[:300]}"
-        self.calls.append(
-            Call(method, started, time.monotonic(), response.status_code, clean, error)
+        self.record(
+            Call(method, started, time.monotonic(), response.status_code, clean, error, number)
         )
         return response
 
     async def put_until_acknowledged(
-        self, client: httpx.AsyncClient, patient: Patient, entry_id: uuid.UUID, pain: int
+        self,
+        client: httpx.AsyncClient,
+        patient: Patient,
+        entry_id: uuid.UUID,
+        pain: int,
+        *,
+        number: int = 0,
     ) -> None:
-        """PUT the way a phone does: the same body again after a 503, for up to 20 s."""
+        """PUT the way a phone does: the same body again after a 503, for up to
+        ``GIVE_UP_SECONDS``."""
         notes = f"{entry_id.hex[:8]}-{pain}"
-        give_up_at = time.monotonic() + 20
+        give_up_at = time.monotonic() + GIVE_UP_SECONDS
         self.in_doubt.add(entry_id)
         while time.monotonic() < give_up_at:
             response = await self.call(
                 client,
                 "PUT",
                 f"{ENTRIES_PATH}/{entry_id}",
+                number=number,
                 json=entry(pain, notes),
                 headers=patient.headers,
             )
@@ -175,7 +214,7 @@ class Load:
 
 
 async def diary_client(
-    load: Load, client: httpx.AsyncClient, patient: Patient, stop: asyncio.Event
+    load: Load, client: httpx.AsyncClient, patient: Patient, stop: asyncio.Event, number: int = 0
 ) -> None:
     """New entries (55 %), replacements of acknowledged ones (20 %), reads (25 %)."""
     mine: list[uuid.UUID] = []
@@ -183,18 +222,20 @@ async def diary_client(
         roll = random.random()
         if roll < 0.55 or not mine:
             entry_id = uuid.uuid4()
-            await load.put_until_acknowledged(client, patient, entry_id, random.randint(0, 10))
+            pain = random.randint(0, 10)
+            await load.put_until_acknowledged(client, patient, entry_id, pain, number=number)
             if entry_id in load.acknowledged:
                 mine.append(entry_id)
         elif roll < 0.75:
             entry_id = random.choice(mine)
             pain = (load.acknowledged[entry_id][0] + 1) % 11
-            await load.put_until_acknowledged(client, patient, entry_id, pain)
+            await load.put_until_acknowledged(client, patient, entry_id, pain, number=number)
         elif roll < 0.9:
-            await load.call(client, "GET", f"{ENTRIES_PATH}?limit=20", headers=patient.headers)
+            path = f"{ENTRIES_PATH}?limit=20"
+            await load.call(client, "GET", path, number=number, headers=patient.headers)
         else:
             path = f"{ENTRIES_PATH}/{random.choice(mine)}"
-            await load.call(client, "GET", path, headers=patient.headers)
+            await load.call(client, "GET", path, number=number, headers=patient.headers)
 
 
 @dataclass
@@ -222,6 +263,15 @@ class FaultRun:
         }
 
 
+async def _until(check: Callable[[], bool], what: str, bound: float) -> None:
+    """Poll ``check`` until it holds; AssertionError after ``bound`` seconds."""
+    deadline = time.monotonic() + bound
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not within {bound:g} s")
+        await asyncio.sleep(0.02)
+
+
 def run_with_fault(
     base_url: str,
     patients: list[Patient],
@@ -230,26 +280,49 @@ def run_with_fault(
     clients: int = 24,
     before: float = 1.5,
     after: float = 3.0,
+    settle: float = RECOVERY_GRACE_SECONDS,
+    load: Load | None = None,
 ) -> FaultRun:
-    """``clients`` diary clients for ``before`` seconds, then ``fault()`` (blocking: it
-    returns when the database is back), then ``after`` seconds more."""
+    """``clients`` diary clients for at least ``before`` seconds and until every client has
+    been answered a 2xx; then ``fault()`` (blocking: it returns when the database is
+    back); then for at least ``after`` seconds more and until every client has been
+    answered a 2xx to a request it sent ``settle`` seconds or more after the database was
+    back (so there is load to see whether the service recovered). ``load``: the
+    bookkeeping to fill, for a ``fault`` that watches it."""
+    bookkeeping = Load() if load is None else load
 
     async def run() -> FaultRun:
-        load = Load()
         stop = asyncio.Event()
         limits = httpx.Limits(max_connections=clients)
         async with httpx.AsyncClient(base_url=base_url, timeout=15, limits=limits) as client:
             tasks = [
-                asyncio.create_task(diary_client(load, client, patients[i % len(patients)], stop))
+                asyncio.create_task(
+                    diary_client(bookkeeping, client, patients[i % len(patients)], stop, i)
+                )
                 for i in range(clients)
             ]
-            await asyncio.sleep(before)
+            started = time.monotonic()
+            await _until(
+                lambda: (
+                    time.monotonic() >= started + before
+                    and bookkeeping.every_client_succeeded_since(started, clients)
+                ),
+                "every client's first write acknowledged",
+                PHASE_SECONDS,
+            )
             down = time.monotonic()
             await asyncio.to_thread(fault)
             up = time.monotonic()
-            await asyncio.sleep(after)
+            await _until(
+                lambda: (
+                    time.monotonic() >= up + after
+                    and bookkeeping.every_client_succeeded_since(up + settle, clients)
+                ),
+                f"every client answered 2xx {settle:g} s after the database was back",
+                PHASE_SECONDS,
+            )
             stop.set()
             await asyncio.gather(*tasks)
-        return FaultRun(load, down, up)
+        return FaultRun(bookkeeping, down, up)
 
     return asyncio.run(run())

@@ -8,6 +8,13 @@ batches (some sent twice verbatim, as after a lost response), and keep courses a
 A few writes are sent with a timeout of milliseconds, so that their outcome is really
 unknown; the phone retries them idempotently and then takes the server's word.
 
+An abandoned attempt may still be applied long after its retry was answered (SQLite's
+writers wait for the lock in no particular order). A conditional write then fails, as the
+version has moved on, with one exception: a create-only write (``If-None-Match: *``, a batch
+item's ``if_version: 0``) succeeds again once the record is deleted, as it should. So a
+record whose create-only write had an unknown outcome is never deleted: the phone could not
+know whether the abandoned attempt re-created it.
+
 The model: every 2xx answer is an acknowledged state of one record at one version. A correct
 server never shows two different states at one version, and a record's final state is its
 acknowledged state with the highest version (deleted: a tombstone at that version). Writes
@@ -19,6 +26,9 @@ from the start holds exactly the listed records at the listed versions, and a to
 every acknowledged delete; (c) each feed reader's state, built only from the pages it
 fetched along the way, equals that too; (d) no 5xx; (e) no record of one patient is seen by
 another. ``bench/soak.py`` runs it from the command line; ``test_soak.py`` briefly in the suite.
+
+The load lasts ``duration`` seconds, and with a ``goal`` until that holds too (at most
+``longest`` seconds): on a slow machine a test gets the load it needs to prove anything.
 """
 
 from __future__ import annotations
@@ -29,7 +39,7 @@ import random
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,6 +75,10 @@ class SoakConfig:
     think: float = 0.01  # a phone's pause between operations, at most, in seconds
     timeout: float = 60.0
     seed: int = 1
+    #: Once ``duration`` is over, the load goes on until ``goal(stats)`` holds (if given) …
+    goal: Callable[[Stats], bool] | None = None
+    #: … for at most this many seconds in all.
+    longest: float = 180.0
 
 
 @dataclass
@@ -86,6 +100,7 @@ class Stats:
     mismatches: int = 0
     unexpected: int = 0
     leaks: int = 0
+    acknowledged_records: int = 0  # records acknowledged at least once
     records_checked: int = 0
     problems: list[str] = field(default_factory=list)
     #: (when it ended, seconds it took, kind) of every answered request
@@ -135,6 +150,8 @@ class Patient:
     refresh: str
     records: dict[tuple[str, str], Record] = field(default_factory=dict)
     never: set[tuple[str, str]] = field(default_factory=set)  # ids refused, never stored
+    #: records a create-only write of unknown outcome may still create (again): not deleted
+    undeletable: set[tuple[str, str]] = field(default_factory=set)
     living: dict[str, dict[str, Record]] = field(default_factory=dict)  # kind → id → alive
     cursor: str | None = None
     synced: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
@@ -448,6 +465,8 @@ class Phone:
         self.stats.acknowledged += 1
         self.stats.acknowledged_by_kind[kind] += 1
         current = record.acked
+        if current is None:
+            self.stats.acknowledged_records += 1
         if (
             current is None
             or state.version > current.version
@@ -537,7 +556,7 @@ class Phone:
 
     # -- the operations
 
-    async def run(self, until: float) -> None:
+    async def run(self, over: Callable[[], bool]) -> None:
         operations = [
             (self.put_new_entry, 18),
             (self.post_new_entry, 8),
@@ -560,13 +579,16 @@ class Phone:
             ]
         actions = [op for op, _ in operations]
         weights = [w for _, w in operations]
-        while time.monotonic() < until:
+        while not over():
             action = self.rng.choices(actions, weights)[0]
             try:
                 await action()
             except GaveUp as exc:
                 self.stats.problem("unexpected", f"gave up: {exc}")
             await asyncio.sleep(self.rng.uniform(0, self.config.think))
+
+    def deletable(self, record: Record) -> bool:
+        return (record.kind, record.id) not in self.patient.undeletable
 
     def pick(self, kind: str) -> Record | None:
         alive = self.patient.alive(kind)
@@ -596,6 +618,8 @@ class Phone:
             headers=headers,
             impatient=impatient,
         )
+        if uncertain and create_only:
+            self.patient.undeletable.add(("entry", record_id))
         if response.status_code in (200, 201):
             self.ack_body("entry", response.json(), body)
         elif response.status_code == 412 and uncertain:
@@ -791,7 +815,7 @@ class Phone:
         # Each phone deletes only entries it created, so that every delete has one author.
         for _ in range(5):
             record = self.pick("entry")
-            if record is not None and record.author == self.device:
+            if record is not None and record.author == self.device and self.deletable(record):
                 await self.delete("entry", record)
                 return
 
@@ -814,6 +838,8 @@ class Phone:
             json=body,
             headers={"If-None-Match": "*"},
         )
+        if uncertain:
+            self.patient.undeletable.add(("entry", record.id))
         if response.status_code == 201:
             if response.json()["version"] != record.acked.version + 1:
                 self.stats.problem(
@@ -856,6 +882,7 @@ class Phone:
         response, uncertain = await self.definite(
             "batch", "POST", url, json={"items": items}, impatient=impatient
         )
+        self.create_only_unknown(items, uncertain)
         if response.status_code != 200:
             self.unexpected("batch", response)
             return
@@ -864,7 +891,10 @@ class Phone:
         if self.rng.random() < 0.25:
             # The answer was lost: the phone sends the very same batch again.
             self.stats.replayed_batches += 1
-            again, _ = await self.definite("batch replay", "POST", url, json={"items": items})
+            again, uncertain = await self.definite(
+                "batch replay", "POST", url, json={"items": items}
+            )
+            self.create_only_unknown(items, uncertain)
             if again.status_code != 200:
                 self.unexpected("batch replay", again)
                 return
@@ -873,6 +903,12 @@ class Phone:
                 if not replayed_alike(item, before, after):
                     self.stats.problem("mismatches", f"batch replay {before} → {after}")
             await self.settle_batch(items, replay, set())
+
+    def create_only_unknown(self, items: list[dict[str, Any]], uncertain: bool) -> None:
+        if uncertain:
+            for item in items:
+                if item.get("if_version") == 0:
+                    self.patient.undeletable.add(("entry", item["id"]))
 
     async def settle_batch(
         self, items: list[dict[str, Any]], results: list[dict[str, Any]], fresh: set[str]
@@ -953,6 +989,8 @@ class Phone:
             headers={"If-None-Match": "*"},
             impatient=self.rng.random() < self.config.impatient,
         )
+        if uncertain:
+            self.patient.undeletable.add((kind, record_id))
         if response.status_code == 201:
             self.ack_body(kind, response.json(), None)
         elif response.status_code == 412 and uncertain:
@@ -981,7 +1019,7 @@ class Phone:
 
     async def delete_course(self) -> None:
         record = self.pick("course")
-        if record is None:
+        if record is None or not self.deletable(record):
             return
         attached = [
             s
@@ -1027,7 +1065,7 @@ class Phone:
 
     async def delete_session(self) -> None:
         record = self.pick("session")
-        if record is not None:
+        if record is not None and self.deletable(record):
             await self.delete("session", record)
 
 
@@ -1049,6 +1087,7 @@ def replayed_alike(item: dict[str, Any], before: dict[str, Any], after: dict[str
 
 async def sync(api: Api, patient: Patient, rng: random.Random) -> None:
     """Fetch the changes after the stored cursor until there are none left."""
+    deadline = time.monotonic() + RETRY_FOR
     while True:
         params: dict[str, Any] = {"limit": rng.choice([5, 20, 100, 500])}
         if patient.cursor is not None:
@@ -1058,6 +1097,8 @@ async def sync(api: Api, patient: Patient, rng: random.Random) -> None:
                 "changes feed", "GET", f"/v1/patients/{patient.id}/changes", patient, params=params
             )
         except Unknown:
+            if time.monotonic() > deadline:
+                raise GaveUp(f"changes feed: no answer for {RETRY_FOR} s") from None
             await asyncio.sleep(0.2)
             continue
         if response.status_code != 200:
@@ -1080,9 +1121,15 @@ async def sync(api: Api, patient: Patient, rng: random.Random) -> None:
             return
 
 
-async def keep_syncing(api: Api, patient: Patient, rng: random.Random, until: float) -> None:
-    while time.monotonic() < until:
-        await sync(api, patient, rng)
+async def keep_syncing(
+    api: Api, patient: Patient, rng: random.Random, over: Callable[[], bool]
+) -> None:
+    while not over():
+        try:
+            await sync(api, patient, rng)
+        except GaveUp as exc:
+            api.stats.problem("unexpected", f"gave up: {exc}")
+            return
         await asyncio.sleep(rng.uniform(0.1, 1.5))
 
 
@@ -1092,7 +1139,8 @@ async def keep_syncing(api: Api, patient: Patient, rng: random.Random, until: fl
 async def _final_read(
     api: Api, patient: Patient, url: str, params: dict[str, Any]
 ) -> httpx.Response:
-    for _ in range(20):
+    deadline = time.monotonic() + RETRY_FOR
+    while time.monotonic() < deadline:
         try:
             response = await api.call("final read", "GET", url, patient, params=params)
         except Unknown:
@@ -1100,7 +1148,7 @@ async def _final_read(
             continue
         response.raise_for_status()
         return response
-    raise GaveUp(f"GET {url}: no answer")
+    raise GaveUp(f"GET {url}: no answer for {RETRY_FOR} s")
 
 
 async def _pages(api: Api, patient: Patient, url: str, key: str, **params: Any) -> list[Any]:
@@ -1149,9 +1197,9 @@ async def verify(api: Api, patient: Patient) -> None:
             wrong = {k: (v, item.get(k)) for k, v in state.body.items() if item.get(k) != v}
             stats.problem("lost", f"{key} listed differently from its last answer: {wrong}")
         elif state.sent is not None:
-            wrong = differences(item, expected_entry(state.sent))
-            if item["version"] != state.version or wrong:
-                stats.problem("lost", f"{key} at {item['version']}/{state.version}: {wrong}")
+            fields = differences(item, expected_entry(state.sent))
+            if item["version"] != state.version or fields:
+                stats.problem("lost", f"{key} at {item['version']}/{state.version}: {fields}")
     for key in listed:
         if key not in patient.records or patient.records[key].acked is None:
             stats.problem("mismatches", f"{key} listed, never acknowledged to {patient.id}")
@@ -1237,13 +1285,20 @@ async def run_soak(base_url: str, config: SoakConfig, backend: str = "?") -> Rep
 
         patients = list(await asyncio.gather(*(one(n) for n in range(config.patients))))
         started = stats.load_started = time.monotonic()
-        until = started + config.duration
+
+        def over() -> bool:
+            """Once true, true for good (the counts only grow)."""
+            elapsed = time.monotonic() - started
+            if elapsed < config.duration:
+                return False
+            return config.goal is None or config.goal(stats) or elapsed >= config.longest
+
         tasks = []
         for patient in patients:
             for device in range(config.phones_per_patient):
                 phone = Phone(api, patient, device, patients, random.Random(rng.random()))
-                tasks.append(phone.run(until))
-            tasks.append(keep_syncing(api, patient, random.Random(rng.random()), until))
+                tasks.append(phone.run(over))
+            tasks.append(keep_syncing(api, patient, random.Random(rng.random()), over))
         await asyncio.gather(*tasks)
         seconds = time.monotonic() - started
         await asyncio.gather(*(verify(api, p) for p in patients))
