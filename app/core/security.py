@@ -7,6 +7,7 @@ import secrets
 import time
 import uuid
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import jwt
@@ -55,17 +56,24 @@ class AccessTokens:
     A verified token is remembered (bounded, until its ``exp``): a phone sends the same
     token with every request for up to 15 minutes, and the HMAC and claims need checking
     only once. Only the exact signed string hits.
+
+    ``clock`` (seconds since the epoch) dates the tokens issued and decides whether one has
+    expired, cached or not (PyJWT checks them against the system clock as well); tests
+    pass one that they move forward.
     """
 
     CACHE_SIZE = 10_000
 
-    def __init__(self, secret: str, ttl_seconds: int) -> None:
+    def __init__(
+        self, secret: str, ttl_seconds: int, *, clock: Callable[[], float] = time.time
+    ) -> None:
         self._secret = secret
         self.ttl_seconds = ttl_seconds
+        self._clock = clock
         self._verified: OrderedDict[str, tuple[Caller, int]] = OrderedDict()
 
     def issue(self, user_id: uuid.UUID, role: str) -> str:
-        now = int(time.time())
+        now = int(self._clock())
         claims = {"sub": str(user_id), "role": role, "iat": now, "exp": now + self.ttl_seconds}
         return jwt.encode(claims, self._secret, algorithm=ALGORITHM)
 
@@ -73,7 +81,7 @@ class AccessTokens:
         cached = self._verified.get(token)
         if cached is not None:
             caller, expires = cached
-            if time.time() < expires:
+            if self._clock() < expires:
                 return caller
             del self._verified[token]
         caller, expires = self._decode(token)
@@ -90,8 +98,11 @@ class AccessTokens:
                 algorithms=[ALGORITHM],
                 options={"require": ["sub", "exp", "iat"]},
             )
+            expires = int(claims["exp"])
+            if expires <= self._clock():  # PyJWT read the system clock; this reads ``clock``
+                raise jwt.ExpiredSignatureError("Signature has expired")
             caller = Caller(user_id=uuid.UUID(claims["sub"]), role=str(claims["role"]))
-            return caller, int(claims["exp"])
+            return caller, expires
         except (jwt.PyJWTError, KeyError, ValueError) as exc:
             raise Unauthorized("The access token is invalid or has expired.") from exc
 

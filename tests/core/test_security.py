@@ -13,16 +13,32 @@ from app.core.security import AccessTokens, Passwords
 SECRET = "unit-test-secret-key-0123456789-abcdefgh"
 
 
+class Clock:
+    """Seconds since the epoch, standing still until the test moves them on."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+
 def test_a_cached_token_still_expires() -> None:
-    tokens = AccessTokens(SECRET, ttl_seconds=1)
+    clock = Clock()
+    tokens = AccessTokens(SECRET, ttl_seconds=60, clock=clock)
     user = uuid.uuid4()
     token = tokens.issue(user, "patient")
+    expires = int(clock.now) + 60
     assert tokens.verify(token).user_id == user
     assert token in tokens._verified  # the next check is answered from the cache
-    time.sleep(2.05)  # `exp` has whole seconds
+    clock.now = expires - 0.001
+    assert tokens.verify(token).user_id == user  # the last moment it is good
+    clock.now = expires  # `exp` is the first moment it is not
     with pytest.raises(Unauthorized):
         tokens.verify(token)
     assert token not in tokens._verified
+    with pytest.raises(Unauthorized):  # nor after that, cached or not
+        tokens.verify(token)
 
 
 def test_a_changed_token_is_never_taken_from_the_cache() -> None:
@@ -40,7 +56,7 @@ def test_a_changed_token_is_never_taken_from_the_cache() -> None:
 
 def test_the_cache_is_bounded() -> None:
     tokens = AccessTokens(SECRET, ttl_seconds=60)
-    tokens.CACHE_SIZE = 5  # type: ignore[misc]
+    tokens.CACHE_SIZE = 5
     issued = [tokens.issue(uuid.uuid4(), "patient") for _ in range(8)]
     for token in issued:
         tokens.verify(token)
