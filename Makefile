@@ -32,8 +32,7 @@ lint: install
 	$(BIN)/ruff check app tests migrations bench
 	$(BIN)/ruff format --check app tests migrations bench
 	$(BIN)/lint-imports
-	$(BIN)/mypy app
-	$(BIN)/mypy --follow-imports=silent bench
+	$(BIN)/mypy app bench tests
 
 # Two workers (one database of each kind per worker): the suite is mostly waiting on I/O.
 test: lint
