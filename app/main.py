@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from app.accounts.routes import router as accounts_router
+from app.clinicians.overview import PatientRows
 from app.clinicians.routes import router as clinicians_router
 from app.core.cache import VersionedCache
 from app.core.database import Database, create_engine
@@ -115,6 +116,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.sign_in_limits = SlidingWindow(settings.sign_ins_per_minute, 60)
     app.state.sign_up_limits = SlidingWindow(settings.sign_ups_per_hour, 3600)
     app.state.summaries = VersionedCache(settings.summary_cache_entries)
+    app.state.patient_rows = PatientRows()
     app.state.passwords = Passwords(
         settings.argon2_memory_kib, settings.argon2_time_cost, settings.argon2_parallelism
     )

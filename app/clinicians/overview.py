@@ -1,13 +1,30 @@
-"""GET /v1/patients: a clinician's linked patients at a glance, in three queries however
-many patients there are (no query per patient)."""
+"""GET /v1/patients: a clinician's linked patients at a glance, each patient's row kept per
+version of that patient's data, so that a page costs what changed, not the whole clinic.
+
+A row (last entry date, 7-day mean, active course, attention) is computed from one
+patient's entries and courses, name and time zone, and "today". Its key says exactly that:
+the patient's change position (every write to entries, courses and sessions advances it),
+account version (name, time zone), local date (the 7-day window and the silence) and UTC's
+date (a course counts as running until the day after its ``end_date`` by UTC's calendar).
+A request lists the linked patients with those keys in one query, takes the rows whose key
+is known from the process's bounded store (``PatientRows``), computes the others in three
+set-based queries restricted to those patients, then sorts and pages.
+
+A key names the data version, so nothing is ever invalidated: an outdated row is simply
+never asked for again and ages out of the LRU, and each process (or replica) keeps its own
+store without any need to agree. The recomputing queries run after the listing one (no
+common snapshot), so a row may hold data newer than its key's position, never older.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from operator import attrgetter
+from typing import Any, Literal, NamedTuple
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -16,10 +33,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app.access.service import links
 from app.clinicians.schemas import ActiveCourse, PatientOverview
 from app.clinicians.service import users
-from app.core.cache import VersionedCache
 from app.core.database import Database, table_of
 from app.core.http import render
-from app.core.pagination import Page, encode_cursor
+from app.core.pagination import encode_cursor
 from app.courses.models import TreatmentCourse
 from app.diary.models import DiaryEntry
 from app.records.models import ChangeCounter
@@ -30,7 +46,56 @@ entries = table_of(DiaryEntry)
 counters = table_of(ChangeCounter)
 
 SILENT_AFTER_DAYS = 7
+#: Rows a process keeps: a row with its key is about 1.1 KB, so at most about 11 MB.
+ROWS_KEPT = 10_000
+#: Patients per recomputing query (bind parameters stay far below every driver's limit).
+IDS_PER_QUERY = 1000
 Sort = Literal["name", "attention"]
+#: (patient id, change position, account version, patient's local date, UTC's date)
+RowKey = tuple[uuid.UUID, int | None, int, dt.date, dt.date]
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One patient's item of the list, rendered, with its places in both sort orders."""
+
+    json: bytes
+    name_key: tuple[Any, ...]
+    attention_key: tuple[Any, ...]
+
+
+class PatientRows:
+    """A bounded least-recently-used map from row keys to rows: one per process."""
+
+    def __init__(self, max_rows: int = ROWS_KEPT) -> None:
+        self.max_rows = max_rows
+        self._rows: OrderedDict[RowKey, Row] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def get(self, key: RowKey) -> Row | None:
+        row = self._rows.get(key)
+        if row is not None:
+            self._rows.move_to_end(key)
+        return row
+
+    def put(self, key: RowKey, row: Row) -> None:
+        if self.max_rows <= 0:
+            return
+        self._rows[key] = row
+        self._rows.move_to_end(key)
+        while len(self._rows) > self.max_rows:
+            self._rows.popitem(last=False)
+
+
+class _Linked(NamedTuple):
+    """A linked patient as the first query lists them, and the key of their row."""
+
+    id: uuid.UUID
+    display_name: str | None
+    today: dt.date
+    key: RowKey
 
 
 @dataclass
@@ -50,43 +115,55 @@ def shifted(column: Any, days: int, dialect: str) -> Any:
 
 async def patient_list_json(
     db: Database,
-    cache: VersionedCache,
+    rows: PatientRows,
     clinician_id: uuid.UUID,
     sort: Sort,
     offset: int,
     limit: int,
+    now: dt.datetime | None = None,
 ) -> bytes:
-    """One rendered page of the clinician's patient list, computed once per version of the
-    linked patients' data and quarter hour (see ``list_version``)."""
+    """One rendered page of the clinician's patient list: one query when no linked patient
+    changed, four when some did (the three recomputing ones restricted to those patients)."""
+    now = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
     async with db.read_autocommit() as conn:
-        now = dt.datetime.now(dt.UTC)
-        key = (
-            "patients", clinician_id, sort, offset, limit,
-            await list_version(conn, clinician_id), quarter_hour(now),
-        )  # fmt: skip
-        if (body := cache.get(key)) is not None:
-            return body
-        everyone = await _overviews(conn, db.dialect, clinician_id, sort, now)
-    page = everyone[offset : offset + limit]
-    more = offset + limit < len(everyone)
-    next_cursor = encode_cursor([offset + limit]) if more else None
-    body = render(Page[PatientOverview](items=page, next_cursor=next_cursor))
-    cache.put(key, body)
-    return body
+        linked = await _linked(conn, clinician_id, now)
+        found = {p.id: row for p in linked if (row := rows.get(p.key)) is not None}
+        changed = [p for p in linked if p.id not in found]
+        for start in range(0, len(changed), IDS_PER_QUERY):
+            chunk = changed[start : start + IDS_PER_QUERY]
+            computed = await _rows(conn, db.dialect, chunk, now)
+            for p in chunk:
+                rows.put(p.key, computed[p.id])
+            found |= computed
+    ordered = sorted(
+        found.values(), key=attrgetter("attention_key" if sort == "attention" else "name_key")
+    )
+    more = offset + limit < len(ordered)
+    return _page_json(
+        ordered[offset : offset + limit], encode_cursor([offset + limit]) if more else None
+    )
 
 
-async def list_version(conn: AsyncConnection, clinician_id: uuid.UUID) -> tuple[Any, ...]:
-    """What the list is computed from, in one row: the linked patients' change positions
-    (every write to entries, courses or sessions advances one), account versions (name, time
-    zone), and the link set (a new link has the newest ``linked_at``; a revoked one lowers
-    the count). Positions and versions only grow, so any change changes the sums."""
-    row = (
+def _page_json(items: Sequence[Row], next_cursor: str | None) -> bytes:
+    """``Page[PatientOverview]`` as ``render`` writes it, from items rendered earlier."""
+    cursor = b"null" if next_cursor is None else b'"' + next_cursor.encode() + b'"'
+    return (
+        b'{"items":[' + b",".join(item.json for item in items) + b'],"next_cursor":' + cursor + b"}"
+    )
+
+
+async def _linked(
+    conn: AsyncConnection, clinician_id: uuid.UUID, now: dt.datetime
+) -> list[_Linked]:
+    """The linked patients with what their rows are computed from, in one query."""
+    people = (
         await conn.execute(
             sa.select(
-                sa.func.count(),
-                sa.func.coalesce(sa.func.sum(counters.c.position), 0),
-                sa.func.coalesce(sa.func.sum(users.c.version), 0),
-                sa.func.max(links.c.linked_at),
+                users.c.id,
+                users.c.display_name,
+                users.c.timezone,
+                users.c.version,
+                counters.c.position,
             )
             .select_from(
                 links.join(users, users.c.id == links.c.patient_id).outerjoin(
@@ -95,41 +172,32 @@ async def list_version(conn: AsyncConnection, clinician_id: uuid.UUID) -> tuple[
             )
             .where(links.c.clinician_id == clinician_id)
         )
-    ).one()
-    return tuple(row)
-
-
-def quarter_hour(now: dt.datetime) -> dt.datetime:
-    """Every UTC offset in use is a multiple of 15 minutes, so no zone's date changes within
-    one quarter hour of UTC: the list's "today"s are fixed for the whole quarter."""
-    return now.replace(minute=now.minute - now.minute % 15, second=0, microsecond=0)
-
-
-async def _overviews(
-    conn: AsyncConnection, dialect: str, clinician_id: uuid.UUID, sort: Sort, now: dt.datetime
-) -> list[PatientOverview]:
-    utc_today = now.date()
-    linked = links.c.clinician_id == clinician_id
-    last_entry = (
-        sa.select(entries.c.patient_id, sa.func.max(entries.c.local_date).label("last"))
-        .where(entries.c.patient_id.in_(sa.select(links.c.patient_id).where(linked)))
-        .group_by(entries.c.patient_id)
-        .subquery()
-    )
-    people = (
-        await conn.execute(
-            sa.select(users.c.id, users.c.display_name, users.c.timezone, last_entry.c.last)
-            .join(links, links.c.patient_id == users.c.id)
-            .outerjoin(last_entry, last_entry.c.patient_id == users.c.id)
-            .where(linked)
-        )
     ).all()
-    patients = {
-        p.id: _Patient(p.id, p.display_name, now.astimezone(ZoneInfo(p.timezone)).date(), p.last)
-        for p in people
-    }
-    if not patients:
-        return []
+    utc_today = now.date()
+    today_in: dict[str, dt.date] = {}  # a clinic's patients share a few zones
+    linked = []
+    for patient_id, display_name, timezone, version, position in people:
+        today = today_in.get(timezone)
+        if today is None:
+            today = today_in[timezone] = now.astimezone(ZoneInfo(timezone)).date()
+        key = (patient_id, position, version, today, utc_today)
+        linked.append(_Linked(patient_id, display_name, today, key))
+    return linked
+
+
+async def _rows(
+    conn: AsyncConnection, dialect: str, linked: list[_Linked], now: dt.datetime
+) -> dict[uuid.UUID, Row]:
+    """The rows of these patients, in three queries however many they are."""
+    utc_today = now.date()
+    ids = [p.id for p in linked]
+    last_entries = await conn.execute(
+        sa.select(entries.c.patient_id, sa.func.max(entries.c.local_date).label("last"))
+        .where(entries.c.patient_id.in_(ids))
+        .group_by(entries.c.patient_id)
+    )
+    last = {row.patient_id: row.last for row in last_entries}
+    patients = {p.id: _Patient(p.id, p.display_name, p.today, last.get(p.id)) for p in linked}
     running_filter = sa.and_(
         courses.c.start_date <= utc_today + dt.timedelta(days=1),
         sa.or_(
@@ -139,9 +207,9 @@ async def _overviews(
     )
     running = (
         await conn.execute(
-            sa.select(courses.c.patient_id, courses.c.id, courses.c.name, courses.c.start_date)
-            .join(links, links.c.patient_id == courses.c.patient_id)
-            .where(linked, running_filter)
+            sa.select(
+                courses.c.patient_id, courses.c.id, courses.c.name, courses.c.start_date
+            ).where(courses.c.patient_id.in_(ids), running_filter)
         )
     ).all()
     # Daily pain (sum and count) for the last week — every zone's "today" lies within a
@@ -160,9 +228,8 @@ async def _overviews(
                 sa.func.sum(entries.c.pain).label("pain_sum"),
                 sa.func.count().label("n"),
             )
-            .join(links, links.c.patient_id == entries.c.patient_id)
             .where(
-                linked,
+                entries.c.patient_id.in_(ids),
                 sa.or_(entries.c.local_date >= utc_today - dt.timedelta(days=8), in_a_baseline),
             )
             .group_by(entries.c.patient_id, entries.c.local_date)
@@ -181,8 +248,13 @@ async def _overviews(
             current is None or course.start_date > current.start_date
         ):
             active[course.patient_id] = course
-    overviews = [_overview(p, days.get(p.id, []), active.get(p.id)) for p in patients.values()]
-    return sorted(overviews, key=_attention_key if sort == "attention" else _name_key)
+    return {
+        p.id: _row(_overview(p, days.get(p.id, []), active.get(p.id))) for p in patients.values()
+    }
+
+
+def _row(overview: PatientOverview) -> Row:
+    return Row(render(overview), _name_key(overview), _attention_key(overview))
 
 
 def _overview(patient: _Patient, days: list[stats.Day], course: Any) -> PatientOverview:

@@ -22,7 +22,6 @@ from app.core.deps import (
     CurrentClinician,
     CurrentPatient,
     DbDep,
-    SummaryCacheDep,
     client_address,
 )
 from app.core.errors import NotFound, problem_responses
@@ -126,7 +125,7 @@ async def access_log(
 async def list_patients(
     caller: CurrentClinician,
     db: DbDep,
-    cache: SummaryCacheDep,
+    request: Request,
     sort: Annotated[
         Literal["name", "attention"],
         Query(
@@ -138,7 +137,8 @@ async def list_patients(
     cursor: CursorParam = None,
 ) -> JSONBytesResponse:
     offset = decode_cursor(cursor, [int])[0] if cursor else 0
-    body = await overview.patient_list_json(db, cache, caller.user_id, sort, offset, limit)
+    rows = request.app.state.patient_rows
+    body = await overview.patient_list_json(db, rows, caller.user_id, sort, offset, limit)
     return JSONBytesResponse(body)
 
 
