@@ -4,10 +4,10 @@ import uuid
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query, Request, Response, status
-from fastapi.responses import JSONResponse
+from fastapi.responses import StreamingResponse
 
 from app.access.deps import ReadAccess
-from app.clinicians import overview, report, service
+from app.clinicians import fhir_export, overview, report, service
 from app.clinicians.schemas import (
     AccessLogOut,
     ClinicianLinkOut,
@@ -168,8 +168,8 @@ async def patient_report(
     accept: Annotated[str | None, Header()] = None,
 ) -> Any:
     if accept and FHIR_JSON in accept:
-        bundle = await report.fhir_report(db, scope.patient_id, date_from, date_to)
-        return JSONResponse(bundle, media_type=FHIR_JSON)
+        chunks = await fhir_export.fhir_report(db, scope.patient_id, date_from, date_to)
+        return StreamingResponse(chunks, media_type=FHIR_JSON)
     return ModelResponse(await report.json_report(db, scope.patient_id, as_of, date_from, date_to))
 
 
