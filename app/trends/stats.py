@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 from statistics import fmean
 from typing import Literal
 
-import pymannkendall
 from scipy import stats
+
+from app.trends import robust
 
 BaselineMethod = Literal["pre_course", "early_course"]
 Category = Literal["substantial", "moderate", "minimal", "unchanged", "worse"]
@@ -232,15 +233,16 @@ def trend(days: Sequence[Day], origin: dt.date, start: dt.date, end: dt.date) ->
         return None
     x = [(d.local_date - origin).days for d in inside]
     y = [d.pain for d in inside]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # constant series: a harmless divide-by-zero inside
-        theil = stats.theilslopes(y, x, alpha=0.95)
-        p_value = float(pymannkendall.hamed_rao_modification_test(y).p)
-        if math.isnan(p_value):
-            # The residuals after removing the Sen slope are all tied (a perfectly linear
-            # series), so there is no autocorrelation to correct for: the Hamed–Rao
-            # variance correction is 1, which is the original Mann–Kendall test.
-            p_value = float(pymannkendall.original_test(y).p)
+    # scipy.stats.theilslopes(y, x, alpha=0.95) and pymannkendall's tests, computed in
+    # O(n log n) time and O(n) memory (robust.py); the libraries are its test oracles.
+    theil = robust.theil_sen(y, x, alpha=0.95)
+    mann_kendall = robust.mann_kendall(y)
+    p_value = mann_kendall.hamed_rao_p
+    if math.isnan(p_value):
+        # The residuals after removing the Sen slope are all tied (a perfectly linear
+        # series), so there is no autocorrelation to correct for: the Hamed–Rao
+        # variance correction is 1, which is the original Mann–Kendall test.
+        p_value = mann_kendall.p
     slope = float(theil.slope)
     direction: Direction
     if p_value < SIGNIFICANCE and slope < 0:
