@@ -34,6 +34,7 @@ from app.core.ratelimit import SlidingWindow
 from app.core.runtime import tune_garbage_collector
 from app.core.security import AccessTokens, Passwords
 from app.core.settings import Settings, get_settings
+from app.core.workers import HeavyWork
 from app.courses.routes import router as courses_router
 from app.diary.batch import BatchItem
 from app.diary.routes import router as diary_router
@@ -117,6 +118,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.sign_up_limits = SlidingWindow(settings.sign_ups_per_hour, 3600)
     app.state.summaries = VersionedCache(settings.summary_cache_entries)
     app.state.patient_rows = PatientRows()
+    app.state.heavy_work = HeavyWork(settings.heavy_work_threads, settings.heavy_work_limit)
     app.state.passwords = Passwords(
         settings.argon2_memory_kib, settings.argon2_time_cost, settings.argon2_parallelism
     )

@@ -22,11 +22,12 @@ from app.core.deps import (
     CurrentClinician,
     CurrentPatient,
     DbDep,
+    HeavyWorkDep,
     client_address,
 )
 from app.core.errors import NotFound, problem_responses
 from app.core.fields import EARLIEST, LATEST_AS_OF, CalendarDate
-from app.core.http import JSONBytesResponse, ModelResponse
+from app.core.http import JSONBytesResponse
 from app.core.pagination import CursorParam, LimitParam, Page, decode_cursor
 from app.records.routes import DateFrom, DateTo
 
@@ -162,6 +163,7 @@ async def list_patients(
 async def patient_report(
     scope: ReadAccess,
     db: DbDep,
+    heavy: HeavyWorkDep,
     as_of: AsOf = None,
     date_from: DateFrom = None,
     date_to: DateTo = None,
@@ -170,7 +172,8 @@ async def patient_report(
     if accept and FHIR_JSON in accept:
         chunks = await fhir_export.fhir_report(db, scope.patient_id, date_from, date_to)
         return StreamingResponse(chunks, media_type=FHIR_JSON)
-    return ModelResponse(await report.json_report(db, scope.patient_id, as_of, date_from, date_to))
+    body = await report.json_report(db, heavy, scope.patient_id, as_of, date_from, date_to)
+    return JSONBytesResponse(body)
 
 
 @router.get(
@@ -182,8 +185,9 @@ async def patient_report(
 async def patient_chart(
     scope: ReadAccess,
     db: DbDep,
+    heavy: HeavyWorkDep,
     course_id: Annotated[uuid.UUID | None, Query(description="Default: the latest course.")] = None,
     as_of: AsOf = None,
 ) -> Response:
-    svg = await report.chart(db, scope.patient_id, course_id, as_of)
+    svg = await report.chart(db, heavy, scope.patient_id, course_id, as_of)
     return Response(svg, media_type="image/svg+xml")

@@ -13,6 +13,7 @@ from app.core.database import Database
 from app.core.errors import Forbidden, Unauthorized
 from app.core.security import AccessTokens, Caller, Passwords
 from app.core.settings import Settings
+from app.core.workers import HeavyWork
 
 
 async def get_db(request: Request) -> Database:
@@ -41,7 +42,15 @@ async def get_summary_cache(request: Request) -> VersionedCache:
 
 
 DbDep = Annotated[Database, Depends(get_db)]
+
+
+async def get_heavy_work(request: Request) -> HeavyWork:
+    heavy: HeavyWork = request.app.state.heavy_work
+    return heavy
+
+
 SummaryCacheDep = Annotated[VersionedCache, Depends(get_summary_cache)]
+HeavyWorkDep = Annotated[HeavyWork, Depends(get_heavy_work)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 PasswordsDep = Annotated[Passwords, Depends(get_passwords)]
 TokensDep = Annotated[AccessTokens, Depends(get_tokens)]

@@ -55,6 +55,12 @@ class Settings(BaseSettings):
     #: Responses larger than this are gzip-compressed for clients that accept it.
     gzip_minimum_bytes: int = Field(default=1024, ge=0)
 
+    #: Threads for CPU-bound request work (summaries, reports, charts), and how many such
+    #: pieces of work a process admits at once, running or waiting; one more is answered
+    #: 503 with Retry-After (app/core/workers.py).
+    heavy_work_threads: int = Field(default=2, ge=1)
+    heavy_work_limit: int = Field(default=8, ge=1)
+
     #: Rendered summaries and patient lists kept per process, each valid only for the exact
     #: data version it was computed from (0 = compute every request).
     summary_cache_entries: int = Field(default=512, ge=0)

@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from app.access.deps import ReadAccess
-from app.core.deps import DbDep, SummaryCacheDep
+from app.core.deps import DbDep, HeavyWorkDep, SummaryCacheDep
 from app.core.errors import problem_responses
 from app.core.fields import EARLIEST, LATEST_AS_OF, CalendarDate
 from app.core.http import JSONBytesResponse
@@ -22,19 +22,20 @@ DateParam = Annotated[CalendarDate, Query(ge=EARLIEST, le=LATEST_AS_OF)]
     "/courses/{course_id}/summary",
     response_model=CourseSummary,
     summary="Is the course working? Baseline vs now, IMMPACT category, trend, sessions",
-    responses=problem_responses(401, 404, 422),
+    responses=problem_responses(401, 404, 422, 503),
 )
 async def course_summary(
     course_id: uuid.UUID,
     scope: ReadAccess,
     db: DbDep,
     cache: SummaryCacheDep,
+    heavy: HeavyWorkDep,
     as_of: Annotated[
         DateParam | None,
         Query(description="The day the summary is as of; default today in the patient's zone."),
     ] = None,
 ) -> JSONBytesResponse:
-    body = await service.course_summary_json(db, cache, scope.patient_id, course_id, as_of)
+    body = await service.course_summary_json(db, cache, heavy, scope.patient_id, course_id, as_of)
     return JSONBytesResponse(body)
 
 
@@ -42,12 +43,13 @@ async def course_summary(
     "/summary",
     response_model=PatientSummary,
     summary="Daily series, weekly means, trend and factors for any window",
-    responses=problem_responses(401, 404, 422),
+    responses=problem_responses(401, 404, 422, 503),
 )
 async def patient_summary(
     scope: ReadAccess,
     db: DbDep,
     cache: SummaryCacheDep,
+    heavy: HeavyWorkDep,
     date_from: Annotated[
         DateParam | None, Query(alias="from", description="Default: `to` − 27 days.")
     ] = None,
@@ -55,5 +57,7 @@ async def patient_summary(
         DateParam | None, Query(alias="to", description="Default: today in the patient's zone.")
     ] = None,
 ) -> JSONBytesResponse:
-    body = await service.patient_summary_json(db, cache, scope.patient_id, date_from, date_to)
+    body = await service.patient_summary_json(
+        db, cache, heavy, scope.patient_id, date_from, date_to
+    )
     return JSONBytesResponse(body)

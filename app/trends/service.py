@@ -1,10 +1,12 @@
-"""Loading what a summary needs: the course with its sessions, then the entries, in two queries."""
+"""Loading what a summary needs — the course with its sessions, then the daily series the
+database combines from the entries — and computing it off the event loop."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
 import uuid
+from collections.abc import Sequence
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -17,13 +19,19 @@ from app.core.database import Database, table_of
 from app.core.errors import Invalid, NotFound
 from app.core.fields import check_date_range, with_offset
 from app.core.http import render
+from app.core.workers import HeavyWork
 from app.courses.models import TreatmentCourse
 from app.diary.models import DiaryEntry
 from app.records.models import ChangeCounter
 from app.sessions.models import SessionEvent
-from app.trends.schemas import CourseSummary
-from app.trends.stats import EntryValues
-from app.trends.summaries import CourseFacts, SessionFacts, course_summary, patient_summary
+from app.trends.stats import Day
+from app.trends.summaries import (
+    CourseFacts,
+    SessionFacts,
+    course_ranges,
+    course_summary,
+    patient_summary,
+)
 
 users = table_of(User)
 courses = table_of(TreatmentCourse)
@@ -59,27 +67,47 @@ async def data_version(conn: AsyncConnection, patient_id: uuid.UUID) -> tuple[in
 async def course_summary_json(
     db: Database,
     cache: VersionedCache,
+    heavy: HeavyWork,
     patient_id: uuid.UUID,
     course_id: uuid.UUID,
     as_of: dt.date | None,
 ) -> bytes:
     """The rendered summary of one course ``as_of`` a date (default: today in the patient's
-    zone), computed once per version of the patient's data and day."""
+    zone; no later than tomorrow there), computed once per version of the patient's data
+    and day."""
     async with db.read_autocommit() as conn:
         position, timezone = await data_version(conn, patient_id)
-        as_of = as_of or today_in(timezone)
+        as_of = checked_as_of(as_of, timezone)
         key = ("course", patient_id, course_id, as_of, position)
         if (body := cache.get(key)) is not None:
             return body
-        summary = await _course_summary(conn, patient_id, course_id, as_of)
-    body = render(summary)
+        course, course_sessions = await _course(conn, patient_id, course_id)
+        days = await daily_series(conn, patient_id, course_ranges(course, as_of))
+    body = await heavy.run(_render_course_summary, course, days, course_sessions, as_of)
     cache.put(key, body)
     return body
 
 
-async def _course_summary(
-    conn: AsyncConnection, patient_id: uuid.UUID, course_id: uuid.UUID, as_of: dt.date
-) -> CourseSummary:
+def _render_course_summary(
+    course: CourseFacts, days: list[Day], sessions: list[SessionFacts], as_of: dt.date
+) -> bytes:
+    return render(course_summary(course, days, sessions, as_of))
+
+
+def checked_as_of(as_of: dt.date | None, timezone: str) -> dt.date:
+    """``as_of``, by default today in ``timezone``; later than tomorrow there is 422."""
+    today = today_in(timezone)
+    if as_of is None:
+        return today
+    if as_of > today + dt.timedelta(days=1):
+        raise Invalid([(["query", "as_of"], "must not be later than tomorrow")])
+    return as_of
+
+
+async def _course(
+    conn: AsyncConnection, patient_id: uuid.UUID, course_id: uuid.UUID
+) -> tuple[CourseFacts, list[SessionFacts]]:
+    """The course and its sessions, in one query (404 for no such course)."""
     query = (
         sa.select(
             courses.c.start_date,
@@ -108,7 +136,6 @@ async def _course_summary(
         raise NotFound(f"No treatment course with id {course_id}.")
     first = rows[0]
     course = CourseFacts(course_id, first.start_date, first.end_date, first.planned_sessions)
-    values = await _entry_values(conn, patient_id, course.start_date - dt.timedelta(days=7), as_of)
     course_sessions = [
         SessionFacts(
             id=r.session_id,
@@ -120,12 +147,13 @@ async def _course_summary(
         for r in rows
         if r.session_id is not None
     ]
-    return course_summary(course, values, course_sessions, as_of)
+    return course, course_sessions
 
 
 async def patient_summary_json(
     db: Database,
     cache: VersionedCache,
+    heavy: HeavyWork,
     patient_id: uuid.UUID,
     date_from: dt.date | None,
     date_to: dt.date | None,
@@ -139,10 +167,14 @@ async def patient_summary_json(
         key = ("window", patient_id, date_from, date_to, position)
         if (body := cache.get(key)) is not None:
             return body
-        values = await _entry_values(conn, patient_id, date_from, date_to)
-    body = render(patient_summary(values, date_from, date_to))
+        days = await daily_series(conn, patient_id, [(date_from, date_to)])
+    body = await heavy.run(_render_patient_summary, days, date_from, date_to)
     cache.put(key, body)
     return body
+
+
+def _render_patient_summary(days: list[Day], date_from: dt.date, date_to: dt.date) -> bytes:
+    return render(patient_summary(days, date_from, date_to))
 
 
 def _window(
@@ -157,40 +189,87 @@ def _window(
     return date_from, date_to
 
 
-async def _entry_values(
-    conn: AsyncConnection, patient_id: uuid.UUID, first: dt.date, last: dt.date
-) -> list[EntryValues]:
-    # Only a flag of the medications, and the tags as text: decoding two JSON documents per
-    # entry was most of this query's cost for a year of diary.
-    rows = await conn.execute(
+async def daily_series(
+    conn: AsyncConnection, patient_id: uuid.UUID, ranges: Sequence[tuple[dt.date, dt.date]]
+) -> list[Day]:
+    """The patient's daily series (contract §6) on the days of ``ranges`` (inclusive), in
+    date order: the database combines each day's entries, so a read costs one row per day
+    with data, and no entry outside ``ranges`` is read."""
+    if not ranges:
+        return []
+    e = entries.c
+    dialect = conn.dialect.name
+    query = (
         sa.select(
-            entries.c.local_date,
-            entries.c.pain,
-            entries.c.pain_worst,
-            entries.c.sleep_hours,
-            entries.c.sleep_quality,
-            entries.c.stress,
-            _takes_as_needed(conn.dialect.name).label("as_needed"),
-            sa.cast(entries.c.tags, sa.Text).label("tags"),
-        ).where(
-            entries.c.patient_id == patient_id,
-            entries.c.local_date >= first,
-            entries.c.local_date <= last,
+            e.local_date,
+            sa.func.sum(e.pain),
+            sa.func.count(),
+            sa.func.max(sa.func.coalesce(e.pain_worst, e.pain)),
+            sa.func.sum(e.sleep_hours),
+            sa.func.count(e.sleep_hours),
+            sa.func.sum(e.sleep_quality),
+            sa.func.count(e.sleep_quality),
+            sa.func.sum(e.stress),
+            sa.func.count(e.stress),
+            sa.func.max(sa.cast(_takes_as_needed(dialect), sa.Integer)),
+            _joined_tags(dialect),
         )
+        .where(
+            e.patient_id == patient_id,
+            sa.or_(*(e.local_date.between(first, last) for first, last in ranges)),
+        )
+        .group_by(e.local_date)
+        .order_by(e.local_date)
     )
-    return [
-        EntryValues(
-            local_date=r.local_date,
-            pain=r.pain,
-            pain_worst=r.pain_worst,
-            sleep_hours=r.sleep_hours,
-            sleep_quality=r.sleep_quality,
-            stress=r.stress,
-            as_needed=bool(r.as_needed),
-            tags=() if r.tags in ("[]", None) else tuple(json.loads(r.tags)),
-        )
-        for r in rows
-    ]
+    return [_day(*row) for row in await conn.execute(query)]
+
+
+def _day(
+    local_date: dt.date,
+    pain_sum: int,
+    count: int,
+    pain_worst: int,
+    sleep_sum: float | None,
+    sleep_count: int,
+    quality_sum: int | None,
+    quality_count: int,
+    stress_sum: int | None,
+    stress_count: int,
+    as_needed: int,
+    tags: str | None,
+) -> Day:
+    return Day(
+        local_date=local_date,
+        pain=pain_sum / count,
+        pain_worst=float(pain_worst),
+        sleep_hours=_mean(sleep_sum, sleep_count),
+        sleep_quality=_mean(quality_sum, quality_count),
+        stress=_mean(stress_sum, stress_count),
+        as_needed=bool(as_needed),
+        tags=_tags(tags),
+    )
+
+
+def _mean(total: float | None, count: int) -> float | None:
+    return None if total is None or not count else total / count
+
+
+def _tags(joined: str | None) -> frozenset[str]:
+    """The union of a day's tag lists, given as their JSON texts joined by commas."""
+    if not joined or set(joined) <= _EMPTY_LISTS:
+        return frozenset()
+    return frozenset(tag for tags in json.loads(f"[{joined}]") for tag in tags)
+
+
+_EMPTY_LISTS = frozenset("[], ")
+
+
+def _joined_tags(dialect: str) -> sa.ColumnElement[str]:
+    """A day's tag lists as JSON texts joined by commas."""
+    text = sa.cast(entries.c.tags, sa.Text)
+    if dialect == "postgresql":
+        return sa.func.string_agg(text, sa.literal_column("','"))
+    return sa.func.group_concat(text, ",")
 
 
 def _takes_as_needed(dialect: str) -> sa.ColumnElement[bool]:

@@ -25,7 +25,10 @@ BaselineMethod = Literal["pre_course", "early_course"]
 Category = Literal["substantial", "moderate", "minimal", "unchanged", "worse"]
 Direction = Literal["improving", "worsening", "no_clear_trend"]
 WarningCode = Literal[
-    "insufficient_baseline", "insufficient_recent_data", "insufficient_data_for_trend"
+    "insufficient_baseline",
+    "insufficient_recent_data",
+    "insufficient_data_for_trend",
+    "window_truncated",
 ]
 
 HIGH_PAIN = 7  # a day with mean pain ≥ 7 is a high-pain day
@@ -291,16 +294,22 @@ def weekly(days: Sequence[Day], origin: dt.date, first_week: int, last_date: dt.
 
 
 def time_to_response(
-    days: Sequence[Day], start_date: dt.date, as_of: dt.date, baseline_mean: float | None
+    days: Sequence[Day],
+    start_date: dt.date,
+    as_of: dt.date,
+    baseline_mean: float | None,
+    *,
+    first: dt.date | None = None,
 ) -> int | None:
-    """Days from ``start_date`` to the first date d whose trailing week ``[d − 6, d]`` has
-    ≥ 3 days with data and a mean daily pain ≤ 0.7 × baseline; None if none by ``as_of``."""
+    """Days from ``start_date`` to the first date d (from ``first``, by default
+    ``start_date``) whose trailing week ``[d − 6, d]`` has ≥ 3 days with data and a mean
+    daily pain ≤ 0.7 × baseline; None if none by ``as_of``."""
     if baseline_mean is None:
         return None
     threshold = RESPONSE_RATIO * baseline_mean
     pain_on = {d.local_date: d.pain for d in days}
     one_day = dt.timedelta(days=1)
-    d = start_date
+    d = first or start_date
     while d <= as_of:
         trailing = [p for i in range(7) if (p := pain_on.get(d - i * one_day)) is not None]
         if len(trailing) >= MIN_WINDOW_DAYS and fmean(trailing) <= threshold:

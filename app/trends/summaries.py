@@ -28,6 +28,9 @@ from app.trends.schemas import (
 )
 
 WEEK = dt.timedelta(days=7)
+ONE_DAY = dt.timedelta(days=1)
+#: A course summary looks at most this many days back from ``as_of`` (contract §6, Bounds).
+MAX_SUMMARY_DAYS = 3660
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,29 +60,65 @@ def course_sessions(
     return sorted(inside, key=lambda s: (s.occurred_at, s.id))
 
 
+def series_start(course: CourseFacts, as_of: dt.date) -> tuple[dt.date, bool]:
+    """The first day of the course summary's daily series, and whether the series was cut
+    to the last :data:`MAX_SUMMARY_DAYS` days (``window_truncated``)."""
+    if (as_of - course.start_date).days >= MAX_SUMMARY_DAYS:
+        return as_of - dt.timedelta(days=MAX_SUMMARY_DAYS - 1), True
+    return course.start_date - WEEK, False
+
+
+def course_ranges(course: CourseFacts, as_of: dt.date) -> list[tuple[dt.date, dt.date]]:
+    """The days whose daily series a course summary reads, as inclusive ranges in date
+    order, none overlapping: its own series, the baseline weeks and the end-of-course and
+    follow-up windows (which a truncated series may not hold); nothing after ``as_of``."""
+    start, end = course.start_date, course.end_date
+    first, _ = series_start(course, as_of)
+    wanted = [(start - WEEK, start + WEEK - ONE_DAY), (first, as_of)]
+    if end is not None and end <= as_of:
+        wanted.append((end - WEEK + ONE_DAY, end))
+    if end is not None and end < as_of:
+        wanted.append((end + ONE_DAY, as_of))
+    return merge_ranges((a, min(b, as_of)) for a, b in wanted)
+
+
+def merge_ranges(ranges: Iterable[tuple[dt.date, dt.date]]) -> list[tuple[dt.date, dt.date]]:
+    """Inclusive date ranges, empty ones dropped, overlapping or adjacent ones joined."""
+    merged: list[tuple[dt.date, dt.date]] = []
+    for a, b in sorted(r for r in ranges if r[0] <= r[1]):
+        if merged and a <= merged[-1][1] + ONE_DAY:
+            merged[-1] = (merged[-1][0], max(b, merged[-1][1]))
+        else:
+            merged.append((a, b))
+    return merged
+
+
 def course_summary(
     course: CourseFacts,
-    entries: Iterable[EntryValuesLike],
+    daily: Iterable[stats.Day],
     sessions: Iterable[SessionFacts],
     as_of: dt.date,
 ) -> CourseSummary:
-    """Contract §6 for one course. Entries after ``as_of`` are ignored."""
+    """Contract §6 for one course, from the patient's daily series in date order (at least
+    the days of :func:`course_ranges`; others are ignored)."""
     start, end = course.start_date, course.end_date
-    first_day = start - WEEK
-    days = [d for d in stats.daily_series(entries) if first_day <= d.local_date <= as_of]
-    warnings: list[stats.WarningCode] = []
+    first_day, truncated = series_start(course, as_of)
+    # Every window reads ``known``; the series and what is computed from it, ``days``.
+    known = [d for d in daily if d.local_date <= as_of]
+    days = [d for d in known if d.local_date >= first_day]
+    warnings: list[stats.WarningCode] = ["window_truncated"] if truncated else []
 
-    baseline, baseline_method = stats.baseline_window(days, start)
+    baseline, baseline_method = stats.baseline_window(known, start)
     if baseline is None:
         warnings.append("insufficient_baseline")
-    current = stats.current_window(days, as_of)
+    current = stats.current_window(known, as_of)
     if current is None:
         warnings.append("insufficient_recent_data")
     end_of_course = (
-        stats.window(days, end - dt.timedelta(days=6), end) if end and end <= as_of else None
+        stats.window(known, end - dt.timedelta(days=6), end) if end and end <= as_of else None
     )
     follow_up = (
-        stats.window(days, end + dt.timedelta(days=1), as_of) if end and end < as_of else None
+        stats.window(known, end + dt.timedelta(days=1), as_of) if end and end < as_of else None
     )
 
     baseline_mean = baseline.pain_mean if baseline else None
@@ -99,7 +138,6 @@ def course_summary(
         for s in counted
         if s.pain_before is not None and s.pain_after is not None
     ]
-    in_range = stats.days_between(days, first_day, as_of)
     return CourseSummary.model_construct(
         course_id=course.id,
         as_of=as_of,
@@ -116,7 +154,10 @@ def course_summary(
         follow_up_reduction_pct=follow_pct,
         sustained=stats.is_responder(follow_pct),
         trend=_out(TrendOut, trend) if trend else None,
-        weekly=[_out(WeekOut, w) for w in stats.weekly(days, start, -1, as_of)],
+        weekly=[
+            _out(WeekOut, w)
+            for w in stats.weekly(days, start, (first_day - start).days // 7, as_of)
+        ],
         sessions=[
             SessionRelief.model_construct(
                 number=n,
@@ -136,20 +177,22 @@ def course_summary(
         sessions_completed=len(counted),
         planned_sessions=course.planned_sessions,
         mean_relief=_r3(fmean(reliefs)) if reliefs else None,
-        time_to_response_days=stats.time_to_response(days, start, as_of, baseline_mean),
+        time_to_response_days=stats.time_to_response(
+            days, start, as_of, baseline_mean, first=max(start, first_day)
+        ),
         adherence_pct=_r3(stats.adherence(days, first_day, as_of)),
-        factors=[_out(FactorOut, f) for f in stats.factor_correlations(in_range)],
-        tag_effects=[_out(TagEffectOut, t) for t in stats.tag_effects(in_range)],
+        factors=[_out(FactorOut, f) for f in stats.factor_correlations(days)],
+        tag_effects=[_out(TagEffectOut, t) for t in stats.tag_effects(days)],
         warnings=warnings,
     )
 
 
 def patient_summary(
-    entries: Iterable[EntryValuesLike], date_from: dt.date, date_to: dt.date
+    daily: Iterable[stats.Day], date_from: dt.date, date_to: dt.date
 ) -> PatientSummary:
     """Daily series, weekly means (weeks counted from ``date_from``), trend and factors for
-    ``[date_from, date_to]``."""
-    days = [d for d in stats.daily_series(entries) if date_from <= d.local_date <= date_to]
+    ``[date_from, date_to]``, from the patient's daily series in date order."""
+    days = [d for d in daily if date_from <= d.local_date <= date_to]
     trend = stats.trend(days, date_from, date_from, date_to)
     return PatientSummary.model_construct(
         from_=date_from,
@@ -161,9 +204,6 @@ def patient_summary(
         tag_effects=[_out(TagEffectOut, t) for t in stats.tag_effects(days)],
         warnings=[] if trend else ["insufficient_data_for_trend"],
     )
-
-
-EntryValuesLike = stats.EntryValues
 
 
 def _window(w: stats.Window | None) -> WindowOut | None:

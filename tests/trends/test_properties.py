@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app.trends import stats
-from app.trends.stats import Day, EntryValues
+from app.trends.stats import Day, EntryValues, daily_series
 from app.trends.summaries import CourseFacts, course_summary
 
 ORIGIN = dt.date(2026, 1, 5)
@@ -65,8 +65,8 @@ def test_shifting_every_date_changes_nothing_but_dates(
     moved_course = CourseFacts(course.id, ORIGIN + delta, end + delta, 8)
     moved = [replace(e, local_date=e.local_date + delta) for e in entries]
     day = ORIGIN + dt.timedelta(days=as_of)
-    a = course_summary(course, entries, [], day).model_dump(mode="json")
-    b = course_summary(moved_course, moved, [], day + delta).model_dump(mode="json")
+    a = course_summary(course, daily_series(entries), [], day).model_dump(mode="json")
+    b = course_summary(moved_course, daily_series(moved), [], day + delta).model_dump(mode="json")
     assert _without_dates(a) == _without_dates(b)
 
 
@@ -112,7 +112,7 @@ def test_reported_category_agrees_with_reported_percent(
     entries: list[EntryValues], as_of: int
 ) -> None:
     course = CourseFacts(uuid.UUID(int=2), ORIGIN, None, None)
-    s = course_summary(course, entries, [], ORIGIN + dt.timedelta(days=as_of))
+    s = course_summary(course, daily_series(entries), [], ORIGIN + dt.timedelta(days=as_of))
     assert s.category == stats.category(s.reduction_pct)
     assert s.responder == (None if s.reduction_pct is None else s.reduction_pct >= 30)
     assert s.sustained == (
