@@ -7,7 +7,8 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 from measuring import ROUNDS, Measurements
-from seeding import CLINIC_PATIENTS
+from reads import ColdWarm, DiaryReads, Latency
+from seeding import CLINIC_PATIENTS, LONG_COURSE
 
 #: The PUT of a new entry against the tutorial peer and the framework-free ceiling.
 PUT_OVER_TUTORIAL = 4.0
@@ -155,4 +156,193 @@ ROWS: list[Callable[[Measurements], Row]] = [
     memory,
     patient_list,
     list_computed,
+]
+
+
+# Years of diary answered as fast as a week (bench/reads.py): sequential httpx requests,
+# cold = the first read after a write; the targets are judged on PostgreSQL.
+
+SUMMARY_OVER_BARE = 15.0
+TEN_YEARS_OVER_ONE = 10.0
+FHIR_OVER_CSV = 3.0
+LIST_GROWTH = 3.0
+LONG_SUMMARY_MS = 1000.0
+LONG_GROWTH_MB = 100.0
+HEALTHZ_P99_MS = 50.0
+
+
+def reads_rows(m: DiaryReads) -> list[Row]:
+    return [row(m) for row in READS_ROWS]
+
+
+def _latency(lat: Latency) -> str:
+    return f"p50 {lat.p50:.2f} ms, p99 {lat.p99:.2f} ms"
+
+
+def _cold_warm(cw: ColdWarm) -> str:
+    reads = f"{len(cw.cold.ms)}+{len(cw.warm.ms)} requests"
+    return f"cold {_latency(cw.cold)}; warm p50 {cw.warm.p50:.2f}, p99 {cw.warm.p99:.2f} ({reads})"
+
+
+def _judged(m: DiaryReads, target: str, met: bool) -> str:
+    verdict = "met" if met else "NOT met"
+    if m.backend != "postgresql":
+        return f"{target} (judged on PostgreSQL; here {verdict})"
+    return f"{target} ({verdict})"
+
+
+def reads_bare(m: DiaryReads) -> Row:
+    return Row(
+        "bare framework, constant, sequential httpx requests",
+        f"{_latency(m.bare)} ({len(m.bare.ms)} requests)",
+        "—",
+        "— (the yardstick of the rows below)",
+    )
+
+
+def year_summary(m: DiaryReads) -> Row:
+    ratio = m.summaries[1].cold.p50 / m.bare.p50
+    return Row(
+        f"course summary, 1-year diary ({m.entries[1]} entries, 10 sessions)",
+        _cold_warm(m.summaries[1]),
+        f"{ratio:.1f}× bare p50 (cold)",
+        _judged(m, f"≤ {SUMMARY_OVER_BARE:.0f}×", ratio <= SUMMARY_OVER_BARE),
+    )
+
+
+def three_year_summary(m: DiaryReads) -> Row:
+    return Row(
+        f"  the same, 3-year diary ({m.entries[3]} entries)",
+        _cold_warm(m.summaries[3]),
+        f"{m.summaries[3].cold.p50 / m.summaries[1].cold.p50:.2f}× the 1-year (cold)",
+        "— (information: 3× the days)",
+    )
+
+
+def ten_year_summary(m: DiaryReads) -> Row:
+    ratio = m.summaries[10].cold.p50 / m.summaries[1].cold.p50
+    return Row(
+        f"  the same, 10-year diary ({m.entries[10]} entries)",
+        _cold_warm(m.summaries[10]),
+        f"{ratio:.2f}× the 1-year (cold)",
+        _judged(m, f"≤ {TEN_YEARS_OVER_ONE:.0f}× (10× the days)", ratio <= TEN_YEARS_OVER_ONE),
+    )
+
+
+def ten_year_csv(m: DiaryReads) -> Row:
+    return Row(
+        f"entries.csv of the 10-year diary ({m.csv.cold.body_bytes / 1e6:.1f} MB)",
+        _cold_warm(m.csv),
+        f"{m.csv.cold.p50 / m.bare.p50:.0f}× bare p50 (cold)",
+        "— (the FHIR report's yardstick)",
+    )
+
+
+def ten_year_fhir(m: DiaryReads) -> Row:
+    ratio = m.fhir.cold.p50 / m.csv.cold.p50
+    return Row(
+        f"  FHIR report of the same diary ({m.fhir.cold.body_bytes / 1e6:.1f} MB) vs its CSV",
+        _cold_warm(m.fhir),
+        f"{ratio:.2f}× the CSV (cold)",
+        _judged(m, f"≤ {FHIR_OVER_CSV:.0f}×", ratio <= FHIR_OVER_CSV),
+    )
+
+
+def _small_list(m: DiaryReads, sort: str) -> Row:
+    small = min(size for size, _ in m.patient_lists)
+    lists = m.patient_lists[small, sort]
+    return Row(
+        f"clinician patient list, {small} linked patients, {sort} sort",
+        _cold_warm(lists),
+        f"{lists.cold.p50 / m.bare.p50:.1f}× bare p50 (cold)",
+        "— (the yardstick of the next row)",
+    )
+
+
+def _large_list(m: DiaryReads, sort: str) -> Row:
+    small = min(size for size, _ in m.patient_lists)
+    large = max(size for size, _ in m.patient_lists)
+    lists = m.patient_lists[large, sort]
+    ratio = lists.cold.p50 / m.patient_lists[small, sort].cold.p50
+    return Row(
+        f"  the same, {large} linked patients",
+        _cold_warm(lists),
+        f"{ratio:.2f}× {small} patients (cold)",
+        _judged(m, f"≤ {LIST_GROWTH:.0f}×", ratio <= LIST_GROWTH),
+    )
+
+
+def small_list(m: DiaryReads) -> Row:
+    return _small_list(m, "default")
+
+
+def large_list(m: DiaryReads) -> Row:
+    return _large_list(m, "default")
+
+
+def small_list_attention(m: DiaryReads) -> Row:
+    return _small_list(m, "attention")
+
+
+def large_list_attention(m: DiaryReads) -> Row:
+    return _large_list(m, "attention")
+
+
+def long_summary(m: DiaryReads) -> Row:
+    cold = m.long_course.summary.cold
+    return Row(
+        f"course summary, {LONG_COURSE.course_days:,}-day course, an entry every day, own server",
+        _cold_warm(m.long_course.summary),
+        f"{cold.p50 / m.summaries[1].cold.p50:.1f}× the 1-year (cold)",
+        _judged(m, f"< {LONG_SUMMARY_MS / 1000:.0f} s", cold.p50 < LONG_SUMMARY_MS),
+    )
+
+
+def long_memory(m: DiaryReads) -> Row:
+    before, after = m.long_course.before, m.long_course.after
+    peak_growth = after.peak_mb - before.rss_mb
+    return Row(
+        "  server memory during those cold summaries (VmRSS, VmHWM)",
+        f"RSS {before.rss_mb:.0f} → {after.rss_mb:.0f} MB, peak {after.peak_mb:.0f} MB",
+        f"{after.rss_mb - before.rss_mb:+.1f} MB, peak {peak_growth:+.1f} MB",
+        _judged(m, f"< {LONG_GROWTH_MB:.0f} MB (peak)", peak_growth < LONG_GROWTH_MB),
+    )
+
+
+def long_healthz(m: DiaryReads) -> Row:
+    polls = m.long_course.healthz
+    return Row(
+        "  /healthz meanwhile, polled by a second client on its own connection",
+        f"{_latency(polls)} ({len(polls.ms)} polls)",
+        "—",
+        _judged(m, f"p99 < {HEALTHZ_P99_MS:.0f} ms", polls.p99 < HEALTHZ_P99_MS),
+    )
+
+
+def long_first_day(m: DiaryReads) -> Row:
+    status = m.long_course.first_day_write
+    return Row(
+        f"  an entry on the course's first day ({LONG_COURSE.course_days:,} days ago) via PUT",
+        f"{status}",
+        "—",
+        _judged(m, "201 (the seeding itself is bulk inserts)", status == 201),
+    )
+
+
+#: The years-of-diary rows in the order printed.
+READS_ROWS: list[Callable[[DiaryReads], Row]] = [
+    reads_bare,
+    year_summary,
+    three_year_summary,
+    ten_year_summary,
+    ten_year_csv,
+    ten_year_fhir,
+    small_list,
+    large_list,
+    small_list_attention,
+    large_list_attention,
+    long_summary,
+    long_memory,
+    long_healthz,
+    long_first_day,
 ]
