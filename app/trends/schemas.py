@@ -6,12 +6,19 @@ import datetime as dt
 import uuid
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from app.trends.stats import BaselineMethod, Category, Direction, WarningCode
 
-#: A float rounded to 3 decimals (rounded by ``summaries.py`` when the response is built).
-R3 = Annotated[float, Field(description="Rounded to 3 decimals.")]
+
+def round3(value: float) -> float:
+    """Rounded to 3 decimals, and never ``-0.0``."""
+    rounded = round(value, 3)
+    return 0.0 if rounded == 0 else rounded
+
+
+#: A float rounded to 3 decimals (when the model is built from the statistics).
+R3 = Annotated[float, AfterValidator(round3), Field(description="Rounded to 3 decimals.")]
 
 
 class _Out(BaseModel):

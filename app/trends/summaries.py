@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from statistics import fmean
 from typing import Any, TypeVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
 
 from app.trends import stats
 from app.trends.schemas import (
@@ -25,6 +25,7 @@ from app.trends.schemas import (
     TrendOut,
     WeekOut,
     WindowOut,
+    round3,
 )
 
 WEEK = dt.timedelta(days=7)
@@ -141,7 +142,7 @@ def course_summary(
     return CourseSummary.model_construct(
         course_id=course.id,
         as_of=as_of,
-        daily=[_out(DayOut, d) for d in days],
+        daily=_days(days),
         baseline_method=baseline_method,
         baseline=_window(baseline),
         current=_window(current),
@@ -154,10 +155,7 @@ def course_summary(
         follow_up_reduction_pct=follow_pct,
         sustained=stats.is_responder(follow_pct),
         trend=_out(TrendOut, trend) if trend else None,
-        weekly=[
-            _out(WeekOut, w)
-            for w in stats.weekly(days, start, (first_day - start).days // 7, as_of)
-        ],
+        weekly=_weeks(stats.weekly(days, start, (first_day - start).days // 7, as_of)),
         sessions=[
             SessionRelief.model_construct(
                 number=n,
@@ -197,8 +195,8 @@ def patient_summary(
     return PatientSummary.model_construct(
         from_=date_from,
         to=date_to,
-        daily=[_out(DayOut, d) for d in days],
-        weekly=[_out(WeekOut, w) for w in stats.weekly(days, date_from, 0, date_to)],
+        daily=_days(days),
+        weekly=_weeks(stats.weekly(days, date_from, 0, date_to)),
         trend=_out(TrendOut, trend) if trend else None,
         factors=[_out(FactorOut, f) for f in stats.factor_correlations(days)],
         tag_effects=[_out(TagEffectOut, t) for t in stats.tag_effects(days)],
@@ -214,20 +212,22 @@ OutT = TypeVar("OutT", bound=BaseModel)
 
 
 def _out(model: type[OutT], facts: Any) -> OutT:
-    """A response model from a statistics dataclass, floats rounded to 3 decimals.
+    """A response model from a statistics dataclass (its ``R3`` floats rounded)."""
+    return model.model_validate(facts, from_attributes=True)
 
-    Built without re-validation: the statistics produce exactly the model's fields.
-    """
-    values: dict[str, Any] = {}
-    for name in model.model_fields:
-        value = getattr(facts, name)
-        values[name] = _r3(value) if isinstance(value, float) else value
-    return model.model_construct(**values)
+
+_DAYS = TypeAdapter(list[DayOut])
+_WEEKS = TypeAdapter(list[WeekOut])
+
+
+def _days(days: list[stats.Day]) -> list[DayOut]:
+    return _DAYS.validate_python(days, from_attributes=True)
+
+
+def _weeks(weeks: list[stats.Week]) -> list[WeekOut]:
+    return _WEEKS.validate_python(weeks, from_attributes=True)
 
 
 def _r3(value: float | None) -> float | None:
     """Thresholds are applied to the reported (rounded) value, so number and label agree."""
-    if value is None:
-        return None
-    rounded = round(value, 3)
-    return 0.0 if rounded == 0 else rounded
+    return None if value is None else round3(value)
