@@ -27,12 +27,12 @@ from app.core.http import render
 from app.core.security import AccessTokens
 from app.diary.schemas import EntryIn
 from app.diary.service import entries
-from app.records import changes
+from app.records import service as records
 
 URL = os.environ["PAINDIARY_DATABASE_URL"]
 tokens = AccessTokens(os.environ["PAINDIARY_SECRET_KEY"], 900)
 creation = DriverStatement(
-    changes.create_with_position(entries.table, entries.name), create_engine(URL).dialect
+    records.create_with_position(entries.table, entries.name), create_engine(URL).dialect
 )
 pool: asyncpg.Pool | None = None
 
@@ -78,7 +78,7 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     row |= {"created_at": now, "updated_at": now}
     async with pool.acquire() as connection:  # type: ignore[union-attr]
         created = await connection.fetchrow(
-            creation.sql, *creation.arguments(changes.creation_parameters(row))
+            creation.sql, *creation.arguments(records.creation_parameters(row))
         )
     row |= {"version": created["version"], "change_position": created["change_position"]}
     await _answer(send, 201, render(entries.public(row)))

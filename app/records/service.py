@@ -8,6 +8,7 @@ JSON merge patch, tombstones on delete and a change position on every write.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from typing import Any, ClassVar, Generic, Literal, TypeVar
 
 import sqlalchemy as sa
 from pydantic import BaseModel, ValidationError
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -241,6 +243,51 @@ def merge_patch(target: Any, patch: Any) -> Any:
     return result
 
 
+@functools.cache
+def create_with_position(table: sa.Table, kind: str) -> sa.Insert:
+    """One PostgreSQL statement that creates a record: it takes the patient's next change
+    position, removes a tombstone left at the id (continuing its version) and inserts the
+    row — or does nothing when a row with that id exists (then it returns no row).
+
+    Built once per table; execute it with :func:`creation_parameters` of the row (every
+    column but ``version`` and ``change_position``). Run alone in autocommit it is atomic, and the
+    counter row stays locked only for that one statement.
+    """
+    columns = [c.name for c in table.columns if c.name not in ("version", "change_position")]
+    position = (
+        sa.update(changes.counters)
+        .where(changes.counters.c.patient_id == sa.bindparam("v_patient_id"))
+        .values(position=changes.counters.c.position + 1)
+        .returning(changes.counters.c.position)
+        .cte("position")
+    )
+    buried = (
+        sa.delete(changes.tombstones)
+        .where(
+            changes.tombstones.c.patient_id == sa.bindparam("v_patient_id"),
+            changes.tombstones.c.kind == kind,
+            changes.tombstones.c.id == sa.bindparam("v_id"),
+        )
+        .returning(changes.tombstones.c.version)
+        .cte("buried")
+    )
+    version = sa.func.coalesce(sa.select(buried.c.version).scalar_subquery(), 0) + 1
+    values = [sa.bindparam(f"v_{name}", type_=table.c[name].type) for name in columns]
+    source = sa.select(*values, version, position.c.position)
+    return (
+        pg_insert(table)
+        .from_select([*columns, "version", "change_position"], source)
+        .on_conflict_do_nothing(index_elements=["patient_id", "id"])
+        .returning(table.c.version, table.c.change_position)
+        .add_cte(position, buried)
+    )
+
+
+def creation_parameters(row: dict[str, Any]) -> dict[str, Any]:
+    # Prefixed: keys named like columns would be taken as the INSERT's VALUES.
+    return {f"v_{name}": value for name, value in row.items()}
+
+
 async def _create_in_one_statement(
     db: Database,
     kind: RecordKind[InT, OutT],
@@ -255,8 +302,8 @@ async def _create_in_one_statement(
         values = await kind.prepare(conn, patient_id, body, None, now)
         row = {**values, "patient_id": patient_id, "id": record_id}
         row |= {"created_at": now, "updated_at": now}
-        statement = changes.create_with_position(kind.table, kind.name)
-        inserted = await db.first_row(conn, statement, changes.creation_parameters(row))
+        statement = create_with_position(kind.table, kind.name)
+        inserted = await db.first_row(conn, statement, creation_parameters(row))
     if inserted is None:
         return None
     row |= {"version": inserted["version"], "change_position": inserted["change_position"]}

@@ -20,6 +20,7 @@ from app.diary.models import DiaryEntry
 from app.diary.schemas import EntryIn
 from app.diary.service import entries
 from app.records import changes
+from app.records import service as records
 from app.records.service import new_row
 from tests.conftest import Account, app_of, assert_problem, count_rows, portal_of
 
@@ -172,11 +173,11 @@ def _creation(patient_id: uuid.UUID, pain: int) -> dict[str, Any]:
     entry = EntryIn.model_construct(**EntryIn(**ENTRY).model_dump() | {"pain": pain})
     values = asyncio.run(entries.prepare(None, patient_id, entry, None, now))  # type: ignore[arg-type]
     row = {**values, "patient_id": patient_id, "id": uuid.uuid4()}
-    return changes.creation_parameters(row | {"created_at": now, "updated_at": now})
+    return records.creation_parameters(row | {"created_at": now, "updated_at": now})
 
 
 async def _first_row(db: Database, params: dict[str, Any]) -> Any:
-    statement = changes.create_with_position(entries.table, entries.name)
+    statement = records.create_with_position(entries.table, entries.name)
     async with db.single_statement() as conn:
         return await db.first_row(conn, statement, params)
 
@@ -195,7 +196,7 @@ def test_a_statement_the_database_refuses_raises_sqlalchemys_error(
 
 
 async def _on_a_killed_connection(db: Database, url: str, params: dict[str, Any]) -> Any:
-    statement = changes.create_with_position(entries.table, entries.name)
+    statement = records.create_with_position(entries.table, entries.name)
     async with db.single_statement() as conn:
         raw = await conn.get_raw_connection()
         driver = raw.driver_connection
