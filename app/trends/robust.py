@@ -125,10 +125,13 @@ def kth_slopes(
     return [found[k] for k in ks]
 
 
-def mann_kendall(y: Sequence[float] | Floats, alpha: float = 0.05) -> MannKendall:
+def mann_kendall(
+    y: Sequence[float] | Floats, alpha: float = 0.05, *, sens: float | None = None
+) -> MannKendall:
     """Mann–Kendall S, its tie-corrected variance and the p-values of pymannkendall's
     ``original_test`` and ``hamed_rao_modification_test`` (all lags; detrended by Sen's
-    slope over the index)."""
+    slope over the index: ``sens`` where the caller has it, e.g. ``theil_sen``'s slope over
+    consecutive x, which is the same median of the same float divisions)."""
     ys = _finite(y)
     n = len(ys)
     if n < 3:
@@ -136,7 +139,7 @@ def mann_kendall(y: Sequence[float] | Floats, alpha: float = 0.05) -> MannKendal
     s, var_s = mann_kendall_s(ys)
     p = _p_value(s, np.float64(var_s))
 
-    slope = sens_slope(ys)
+    slope = sens_slope(ys) if sens is None else sens
     detrended = ys - np.arange(1, n + 1) * slope
     d = _doubled_centered_ranks(detrended)  # 2 · (rank − mean rank), integers
     c = _autocorrelation_sums(d)  # Σ d_i d_{i+k}, exactly
@@ -448,6 +451,19 @@ class _Slopes:
     def _pairs_between(self, bounds: _Bounds, chunk: int) -> Iterator[tuple[Ints, Ints]]:
         """The pairs (i, j), i < j, with lo < slope < hi, about ``chunk`` at a time."""
         perm, points = self._between(bounds)
+        if bounds.size <= chunk:  # all levels at once: one expansion instead of one a level
+            levels = list(_inversion_levels(perm))
+            if not levels:
+                return
+            values = np.concatenate([level[0] for level in levels])
+            counts = np.concatenate([level[1] for level in levels])
+            first_one = np.concatenate([level[2] + k * self.n for k, level in enumerate(levels)])
+            after = np.concatenate([level[3] for level in levels])
+            owner, offset = _expand(counts)
+            a = points[values[owner]]
+            b = points[after[first_one[owner] + offset]]
+            yield np.minimum(a, b), np.maximum(a, b)
+            return
         for values, counts, first_one, after in _inversion_levels(perm):
             ends = np.cumsum(counts)
             cuts = [

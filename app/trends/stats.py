@@ -8,8 +8,10 @@ reported number and its label always agree.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import math
+import operator
 import warnings
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -157,7 +159,12 @@ def _combine(date: dt.date, group: list[EntryValues]) -> Day:
 
 
 def days_between(days: Sequence[Day], start: dt.date, end: dt.date) -> list[Day]:
-    return [d for d in days if start <= d.local_date <= end]
+    """The days in ``[start, end]`` of a series in date order (found by bisection)."""
+    first = bisect.bisect_left(days, start, key=_date)
+    return list(days[first : bisect.bisect_right(days, end, first, key=_date)])
+
+
+_date = operator.attrgetter("local_date")
 
 
 def window(days: Sequence[Day], start: dt.date, end: dt.date) -> Window:
@@ -239,7 +246,10 @@ def trend(days: Sequence[Day], origin: dt.date, start: dt.date, end: dt.date) ->
     # scipy.stats.theilslopes(y, x, alpha=0.95) and pymannkendall's tests, computed in
     # O(n log n) time and O(n) memory (robust.py); the libraries are its test oracles.
     theil = robust.theil_sen(y, x, alpha=0.95)
-    mann_kendall = robust.mann_kendall(y)
+    # Over consecutive days, Sen's slope over the index (Hamed–Rao's detrending) is the
+    # Theil–Sen slope: the same divisions, x[j] − x[i] = j − i.
+    consecutive = x[-1] - x[0] == len(x) - 1
+    mann_kendall = robust.mann_kendall(y, sens=float(theil.slope) if consecutive else None)
     p_value = mann_kendall.hamed_rao_p
     if math.isnan(p_value):
         # The residuals after removing the Sen slope are all tied (a perfectly linear

@@ -7,6 +7,7 @@ prints the timing and memory comparison with the library code that ``trend()`` r
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import itertools
 import math
@@ -155,6 +156,19 @@ def test_matches_the_libraries_on_any_floats(y: list[float], gap: int) -> None:
 def test_matches_the_libraries_on_long_series(kind: str, n: int, seed: int) -> None:
     s = make_series(kind, n, seed)
     assert_matches(ours(s.y.tolist(), s.x.tolist()), library(s.y.tolist(), s.x.tolist()))
+
+
+@SETTINGS
+@given(s=series())
+def test_mann_kendall_given_the_theil_sen_slope_of_consecutive_days(s: Series) -> None:
+    """Over consecutive x, ``theil_sen``'s slope is Sen's slope over the index, bit for
+    bit, so ``stats.trend`` hands it to ``mann_kendall`` instead of selecting it again."""
+    x = list(range(int(s.x[0]), int(s.x[0]) + len(s.y)))
+    theil = robust.theil_sen(s.y, x)
+    assert theil.slope == robust.sens_slope(s.y)
+    given_slope = dataclasses.astuple(robust.mann_kendall(s.y, sens=theil.slope))
+    computed = dataclasses.astuple(robust.mann_kendall(s.y))
+    assert np.array_equal(given_slope, computed, equal_nan=True)
 
 
 def test_a_near_linear_series_is_counted_in_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
