@@ -8,6 +8,7 @@ import functools
 import json
 import uuid
 from collections.abc import Sequence
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -53,16 +54,17 @@ async def data_version(conn: AsyncConnection, patient_id: uuid.UUID) -> tuple[in
     """``(change position, time zone)`` of a patient: the position moves with every write to
     the patient's entries, courses and sessions, so together with the day it identifies the
     exact data any summary is computed from."""
-    row = (
-        await conn.execute(
-            sa.select(sa.func.coalesce(counters.c.position, 0), users.c.timezone)
-            .select_from(users.outerjoin(counters, counters.c.patient_id == users.c.id))
-            .where(users.c.id == patient_id)
-        )
-    ).first()
+    row = (await conn.execute(_DATA_VERSION, {"patient_id": patient_id})).first()
     if row is None:
         raise NotFound("No such patient.")
     return int(row[0]), str(row[1])
+
+
+_DATA_VERSION = (
+    sa.select(sa.func.coalesce(counters.c.position, 0), users.c.timezone)
+    .select_from(users.outerjoin(counters, counters.c.patient_id == users.c.id))
+    .where(users.c.id == sa.bindparam("patient_id"))
+)
 
 
 async def course_summary_json(
@@ -105,34 +107,39 @@ def checked_as_of(as_of: dt.date | None, timezone: str) -> dt.date:
     return as_of
 
 
+_COURSE = (
+    sa.select(
+        courses.c.start_date,
+        courses.c.end_date,
+        courses.c.planned_sessions,
+        sessions.c.id.label("session_id"),
+        sessions.c.occurred_at,
+        sessions.c.occurred_offset_minutes,
+        sessions.c.local_date,
+        sessions.c.pain_before,
+        sessions.c.pain_after,
+    )
+    .select_from(
+        courses.outerjoin(
+            sessions,
+            sa.and_(
+                sessions.c.patient_id == courses.c.patient_id,
+                sessions.c.course_id == courses.c.id,
+            ),
+        )
+    )
+    .where(
+        courses.c.patient_id == sa.bindparam("patient_id"),
+        courses.c.id == sa.bindparam("course_id"),
+    )
+)
+
+
 async def _course(
     conn: AsyncConnection, patient_id: uuid.UUID, course_id: uuid.UUID
 ) -> tuple[CourseFacts, list[SessionFacts]]:
     """The course and its sessions, in one query (404 for no such course)."""
-    query = (
-        sa.select(
-            courses.c.start_date,
-            courses.c.end_date,
-            courses.c.planned_sessions,
-            sessions.c.id.label("session_id"),
-            sessions.c.occurred_at,
-            sessions.c.occurred_offset_minutes,
-            sessions.c.local_date,
-            sessions.c.pain_before,
-            sessions.c.pain_after,
-        )
-        .select_from(
-            courses.outerjoin(
-                sessions,
-                sa.and_(
-                    sessions.c.patient_id == courses.c.patient_id,
-                    sessions.c.course_id == courses.c.id,
-                ),
-            )
-        )
-        .where(courses.c.patient_id == patient_id, courses.c.id == course_id)
-    )
-    rows = (await conn.execute(query)).all()
+    rows = (await conn.execute(_COURSE, {"patient_id": patient_id, "course_id": course_id})).all()
     if not rows:
         raise NotFound(f"No treatment course with id {course_id}.")
     first = rows[0]
@@ -198,8 +205,18 @@ async def daily_series(
     with data, and no entry outside ``ranges`` is read."""
     if not ranges:
         return []
+    params: dict[str, object] = {"patient_id": patient_id}
+    for k, (first, last) in enumerate(ranges):
+        params[f"first_{k}"], params[f"last_{k}"] = first, last
+    rows = await conn.execute(_daily_query(conn.dialect.name, len(ranges)), params)
+    return [_day(*row) for row in rows]
+
+
+@functools.lru_cache(maxsize=32)
+def _daily_query(dialect: str, ranges: int) -> sa.Select[Any]:
+    """The daily series query for a number of date ranges, built once (parameters
+    ``patient_id``, ``first_k`` and ``last_k``)."""
     e = entries.c
-    dialect = conn.dialect.name
     query = (
         sa.select(
             e.local_date,
@@ -216,13 +233,18 @@ async def daily_series(
             _joined_tags(dialect),
         )
         .where(
-            e.patient_id == patient_id,
-            sa.or_(*(e.local_date.between(first, last) for first, last in ranges)),
+            e.patient_id == sa.bindparam("patient_id"),
+            sa.or_(
+                *(
+                    e.local_date.between(sa.bindparam(f"first_{k}"), sa.bindparam(f"last_{k}"))
+                    for k in range(ranges)
+                )
+            ),
         )
         .group_by(e.local_date)
         .order_by(e.local_date)
     )
-    return [_day(*row) for row in await conn.execute(query)]
+    return query
 
 
 def _day(
