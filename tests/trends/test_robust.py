@@ -197,6 +197,13 @@ def test_a_near_linear_series_is_counted_in_chunks(monkeypatch: pytest.MonkeyPat
 def test_count_inversions(perm: list[int]) -> None:
     brute = sum(1 for i, j in itertools.combinations(range(len(perm)), 2) if perm[i] > perm[j])
     assert robust.count_inversions(np.array(perm, dtype=np.int64)) == brute
+    # The numpy levels, for a scipy without its compiled counter (private API).
+    compiled = robust._kendall_dis
+    try:
+        robust._kendall_dis = None
+        assert robust.count_inversions(np.array(perm, dtype=np.int64)) == brute
+    finally:
+        robust._kendall_dis = compiled
 
 
 @settings(max_examples=80, deadline=None)
