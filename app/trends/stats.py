@@ -56,9 +56,10 @@ class EntryValues:
     tags: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Day:
-    """One day with data: the day's entries combined."""
+    """One day with data: the day's entries combined. (Not frozen: a year's summary builds
+    hundreds, and a frozen dataclass's ``__init__`` assigns through ``object.__setattr__``.)"""
 
     local_date: dt.date
     pain: float  # mean of the day's entries
