@@ -16,7 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from app.accounts.routes import router as accounts_router
 from app.clinicians.overview import PatientRows
 from app.clinicians.routes import router as clinicians_router
-from app.core.cache import VersionedCache
+from app.core.cache import RenderedBodies
 from app.core.database import Database, create_engine
 from app.core.errors import Problem, document_problems, install_error_handlers
 from app.core.middleware import (
@@ -116,7 +116,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.write_limits = SlidingWindow(settings.writes_per_minute, 60)
     app.state.sign_in_limits = SlidingWindow(settings.sign_ins_per_minute, 60)
     app.state.sign_up_limits = SlidingWindow(settings.sign_ups_per_hour, 3600)
-    app.state.summaries = VersionedCache(settings.summary_cache_entries)
+    app.state.summaries = RenderedBodies(settings.summary_cache_entries)
     app.state.patient_rows = PatientRows()
     app.state.heavy_work = HeavyWork(settings.heavy_work_threads, settings.heavy_work_limit)
     app.state.passwords = Passwords(

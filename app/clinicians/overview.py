@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections import OrderedDict, defaultdict
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from operator import attrgetter
@@ -33,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app.access.service import links
 from app.clinicians.schemas import ActiveCourse, PatientOverview
 from app.clinicians.service import users
+from app.core.cache import VersionedCache
 from app.core.database import Database, table_of
 from app.core.http import render
 from app.core.pagination import encode_cursor
@@ -64,29 +65,15 @@ class Row:
     attention_key: tuple[Any, ...]
 
 
-class PatientRows:
-    """A bounded least-recently-used map from row keys to rows: one per process."""
+class PatientRows(VersionedCache[RowKey, Row]):
+    """The process's rows of every clinician's list: at most ``max_rows`` of them."""
 
     def __init__(self, max_rows: int = ROWS_KEPT) -> None:
-        self.max_rows = max_rows
-        self._rows: OrderedDict[RowKey, Row] = OrderedDict()
+        super().__init__(max_rows)
 
-    def __len__(self) -> int:
-        return len(self._rows)
-
-    def get(self, key: RowKey) -> Row | None:
-        row = self._rows.get(key)
-        if row is not None:
-            self._rows.move_to_end(key)
-        return row
-
-    def put(self, key: RowKey, row: Row) -> None:
-        if self.max_rows <= 0:
-            return
-        self._rows[key] = row
-        self._rows.move_to_end(key)
-        while len(self._rows) > self.max_rows:
-            self._rows.popitem(last=False)
+    @property
+    def max_rows(self) -> int:
+        return self.max_entries
 
 
 class _Linked(NamedTuple):

@@ -8,7 +8,7 @@ from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 from fastapi.security.utils import get_authorization_scheme_param
 
-from app.core.cache import VersionedCache
+from app.core.cache import RenderedBodies
 from app.core.database import Database
 from app.core.errors import Forbidden, Unauthorized
 from app.core.security import AccessTokens, Caller, Passwords
@@ -36,8 +36,8 @@ async def get_tokens(request: Request) -> AccessTokens:
     return tokens
 
 
-async def get_summary_cache(request: Request) -> VersionedCache:
-    cache: VersionedCache = request.app.state.summaries
+async def get_summary_cache(request: Request) -> RenderedBodies:
+    cache: RenderedBodies = request.app.state.summaries
     return cache
 
 
@@ -49,7 +49,7 @@ async def get_heavy_work(request: Request) -> HeavyWork:
     return heavy
 
 
-SummaryCacheDep = Annotated[VersionedCache, Depends(get_summary_cache)]
+SummaryCacheDep = Annotated[RenderedBodies, Depends(get_summary_cache)]
 HeavyWorkDep = Annotated[HeavyWork, Depends(get_heavy_work)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 PasswordsDep = Annotated[Passwords, Depends(get_passwords)]

@@ -16,7 +16,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.accounts.models import User
-from app.core.cache import VersionedCache
+from app.core.cache import RenderedBodies
 from app.core.database import Database, table_of
 from app.core.errors import Invalid, NotFound
 from app.core.fields import check_date_range, with_offset
@@ -69,7 +69,7 @@ _DATA_VERSION = (
 
 async def course_summary_json(
     db: Database,
-    cache: VersionedCache,
+    cache: RenderedBodies,
     heavy: HeavyWork,
     patient_id: uuid.UUID,
     course_id: uuid.UUID,
@@ -160,7 +160,7 @@ async def _course(
 
 async def patient_summary_json(
     db: Database,
-    cache: VersionedCache,
+    cache: RenderedBodies,
     heavy: HeavyWork,
     patient_id: uuid.UUID,
     date_from: dt.date | None,
