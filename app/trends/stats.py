@@ -127,7 +127,9 @@ class TagEffect:
 
 
 def daily_series(entries: Iterable[EntryValues]) -> list[Day]:
-    """Combine entries into one value per ``local_date``, in date order."""
+    """Combine entries into one value per ``local_date``, in date order: contract §6's
+    daily series written out in Python. The service has the database do it
+    (``trends.service.daily_series``); the tests hold the two equal."""
     by_date: dict[dt.date, list[EntryValues]] = defaultdict(list)
     for entry in entries:
         by_date[entry.local_date].append(entry)
