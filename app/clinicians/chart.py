@@ -65,7 +65,8 @@ def course_chart_svg(
     the baseline window as a shaded band with a line at its ``pain_mean`` across the chart;
     ``course_start`` as a dashed line. Days, sessions and dates outside the range are not
     drawn; non-finite pain values are skipped and pain is clamped to 0–10. ``days`` holds one
-    entry per date, as ``trends.service.daily_series`` returns. Raises ``ValueError`` when ``end < start``.
+    entry per date, as ``trends.service.daily_series`` returns. Raises ``ValueError`` when
+    ``end < start``.
     """
     if end < start:
         raise ValueError(f"end ({end}) is before start ({start})")
