@@ -39,7 +39,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from scipy.special import ndtr, ndtri
+from scipy.special import ndtr, ndtri, stdtr
 
 try:  # scipy.stats.kendalltau's discordant-pair counter: a Fenwick tree in compiled code
     from scipy.stats._stats import _kendall_dis
@@ -156,6 +156,26 @@ def mann_kendall(
     n_ns = 1 + (2 / (n * (n - 1) * (n - 2))) * sni
     hamed_rao = _p_value(s, np.float64(var_s) * np.float64(n_ns))
     return MannKendall(s=s, var_s=var_s, p=p, hamed_rao_p=hamed_rao)
+
+
+def spearman(x: Sequence[float] | Floats, y: Sequence[float] | Floats) -> tuple[float, float]:
+    """``scipy.stats.spearmanr(x, y)``'s rho and two-sided p-value (NaN for a constant
+    input), without its generality: Pearson's r of the average ranks, from exact integer
+    sums of the centred ranks, and Student's t with n − 2 degrees of freedom."""
+    xs, ys = _finite(x), _finite(y)
+    n = xs.size
+    if ys.size != n or n < 3:
+        raise ValueError("spearman needs two series of the same length, at least 3")
+    rx, ry = _doubled_centered_ranks(xs), _doubled_centered_ranks(ys)
+    sxx, syy = int(np.dot(rx, rx)), int(np.dot(ry, ry))
+    if not sxx or not syy:
+        return math.nan, math.nan
+    rho = max(-1.0, min(1.0, int(np.dot(rx, ry)) / math.sqrt(sxx * syy)))
+    dof = n - 2
+    if abs(rho) == 1.0:
+        return rho, 0.0
+    t = rho * math.sqrt(dof / ((rho + 1.0) * (1.0 - rho)))
+    return rho, float(2 * stdtr(dof, -abs(t)))
 
 
 def mann_kendall_s(y: Sequence[float] | Floats) -> tuple[float, float]:

@@ -201,35 +201,36 @@ async def daily_series(
     conn: AsyncConnection, patient_id: uuid.UUID, ranges: Sequence[tuple[dt.date, dt.date]]
 ) -> list[Day]:
     """The patient's daily series (contract §6) on the days of ``ranges`` (inclusive), in
-    date order: the database combines each day's entries, so a read costs one row per day
-    with data, and no entry outside ``ranges`` is read."""
+    date order: the database combines each day's entries, means included, so a read costs
+    one row per day with data, and no entry outside ``ranges`` is read."""
     if not ranges:
         return []
     params: dict[str, object] = {"patient_id": patient_id}
     for k, (first, last) in enumerate(ranges):
         params[f"first_{k}"], params[f"last_{k}"] = first, last
     rows = await conn.execute(_daily_query(conn.dialect.name, len(ranges)), params)
-    return [_day(*row) for row in rows]
+    return [
+        Day(date, pain, worst, sleep, quality, stress, as_needed, _tags(tags))
+        for date, pain, worst, sleep, quality, stress, as_needed, tags in rows
+    ]
 
 
 @functools.lru_cache(maxsize=32)
 def _daily_query(dialect: str, ranges: int) -> sa.Select[Any]:
     """The daily series query for a number of date ranges, built once (parameters
-    ``patient_id``, ``first_k`` and ``last_k``)."""
+    ``patient_id``, ``first_k`` and ``last_k``): one row per day with :class:`Day`'s
+    fields in order, the tags as the day's non-empty tag lists (JSON texts) joined by
+    commas."""
     e = entries.c
     query = (
         sa.select(
             e.local_date,
-            sa.func.sum(e.pain),
-            sa.func.count(),
-            sa.func.max(sa.func.coalesce(e.pain_worst, e.pain)),
-            sa.func.sum(e.sleep_hours),
-            sa.func.count(e.sleep_hours),
-            sa.func.sum(e.sleep_quality),
-            sa.func.count(e.sleep_quality),
-            sa.func.sum(e.stress),
-            sa.func.count(e.stress),
-            sa.func.max(sa.cast(_takes_as_needed(dialect), sa.Integer)),
+            _mean(e.pain),
+            sa.cast(sa.func.max(sa.func.coalesce(e.pain_worst, e.pain)), sa.Float),
+            _mean(e.sleep_hours),
+            _mean(e.sleep_quality),
+            _mean(e.stress),
+            _any_as_needed(dialect),
             _joined_tags(dialect),
         )
         .where(
@@ -247,54 +248,36 @@ def _daily_query(dialect: str, ranges: int) -> sa.Select[Any]:
     return query
 
 
-def _day(
-    local_date: dt.date,
-    pain_sum: int,
-    count: int,
-    pain_worst: int,
-    sleep_sum: float | None,
-    sleep_count: int,
-    quality_sum: int | None,
-    quality_count: int,
-    stress_sum: int | None,
-    stress_count: int,
-    as_needed: int,
-    tags: str | None,
-) -> Day:
-    return Day(
-        local_date=local_date,
-        pain=pain_sum / count,
-        pain_worst=float(pain_worst),
-        sleep_hours=_mean(sleep_sum, sleep_count),
-        sleep_quality=_mean(quality_sum, quality_count),
-        stress=_mean(stress_sum, stress_count),
-        as_needed=bool(as_needed),
-        tags=_tags(tags),
-    )
-
-
-def _mean(total: float | None, count: int) -> float | None:
-    return None if total is None or not count else total / count
+def _mean(column: sa.ColumnElement[Any]) -> sa.ColumnElement[float]:
+    """The mean of a day's non-null values (NULL when there are none): their sum over
+    their count, one IEEE division of two exact numbers, as ``sum / count`` in Python."""
+    total = sa.cast(sa.func.sum(column), sa.Float)
+    return total.op("/", return_type=sa.Float)(sa.func.count(column))
 
 
 @functools.lru_cache(maxsize=4096)
 def _tags(joined: str | None) -> frozenset[str]:
     """The union of a day's tag lists, given as their JSON texts joined by commas (days
     repeat the same few combinations: each is parsed once)."""
-    if not joined or set(joined) <= _EMPTY_LISTS:
+    if not joined:
         return frozenset()
     return frozenset(tag for tags in json.loads(f"[{joined}]") for tag in tags)
 
 
-_EMPTY_LISTS = frozenset("[], ")
-
-
 def _joined_tags(dialect: str) -> sa.ColumnElement[str]:
-    """A day's tag lists as JSON texts joined by commas."""
+    """A day's non-empty tag lists as JSON texts joined by commas (NULL when none)."""
     text = sa.cast(entries.c.tags, sa.Text)
     if dialect == "postgresql":
-        return sa.func.string_agg(text, sa.literal_column("','"))
-    return sa.func.group_concat(text, ",")
+        tagged = entries.c.tags != sa.cast(sa.literal("[]"), JSONB)
+        return sa.func.string_agg(text, sa.literal_column("','")).filter(tagged)
+    return sa.func.group_concat(text, ",").filter(sa.func.json_array_length(entries.c.tags) > 0)
+
+
+def _any_as_needed(dialect: str) -> sa.ColumnElement[bool]:
+    """Whether any of a day's entries lists an as-needed medication."""
+    if dialect == "postgresql":
+        return sa.func.bool_or(_takes_as_needed(dialect))
+    return sa.type_coerce(sa.func.max(_takes_as_needed(dialect)), sa.Boolean)
 
 
 def _takes_as_needed(dialect: str) -> sa.ColumnElement[bool]:

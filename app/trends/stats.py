@@ -12,14 +12,11 @@ import bisect
 import datetime as dt
 import math
 import operator
-import warnings
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from statistics import fmean
 from typing import Literal
-
-from scipy import stats
 
 from app.trends import robust
 
@@ -320,14 +317,18 @@ def time_to_response(
     if baseline_mean is None:
         return None
     threshold = RESPONSE_RATIO * baseline_mean
-    pain_on = {d.local_date: d.pain for d in days}
-    one_day = dt.timedelta(days=1)
-    d = first or start_date
-    while d <= as_of:
-        trailing = [p for i in range(7) if (p := pain_on.get(d - i * one_day)) is not None]
-        if len(trailing) >= MIN_WINDOW_DAYS and fmean(trailing) <= threshold:
-            return (d - start_date).days
-        d += one_day
+    # One pass over the calendar: the days in the trailing week are days[lo:hi].
+    dates = [d.local_date.toordinal() for d in days]
+    pains = [d.pain for d in days]
+    origin = start_date.toordinal()
+    lo = hi = 0
+    for today in range((first or start_date).toordinal(), as_of.toordinal() + 1):
+        while hi < len(dates) and dates[hi] <= today:
+            hi += 1
+        while lo < hi and dates[lo] <= today - 7:
+            lo += 1
+        if hi - lo >= MIN_WINDOW_DAYS and fmean(pains[lo:hi]) <= threshold:
+            return today - origin
     return None
 
 
@@ -341,16 +342,15 @@ def adherence(days: Sequence[Day], start: dt.date, end: dt.date) -> float | None
 
 def factor_correlations(days: Sequence[Day]) -> list[FactorCorrelation]:
     """Spearman's rho of stress and of sleep hours against daily pain, over the days having
-    both, for each factor with at least 10 such days."""
+    both, for each factor with at least 10 such days (``scipy.stats.spearmanr``'s values:
+    ``robust.spearman``)."""
     out = []
     for name in ("stress", "sleep_hours"):
-        pairs = [(getattr(d, name), d.pain) for d in days if getattr(d, name) is not None]
+        pairs = [(v, d.pain) for d in days if (v := getattr(d, name)) is not None]
         if len(pairs) < MIN_FACTOR_DAYS:
             continue
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # constant input: rho is undefined (NaN)
-            result = stats.spearmanr([p[0] for p in pairs], [p[1] for p in pairs])
-        rho, p_value = float(result.statistic), float(result.pvalue)
+        factor, pain = zip(*pairs, strict=True)
+        rho, p_value = robust.spearman(factor, pain)
         out.append(
             FactorCorrelation(
                 factor=name,

@@ -112,6 +112,8 @@ def test_the_database_combines_each_day_as_the_contract_does(
     assert len(whole) == len(expected) > 60
     for got, want in zip(whole, expected, strict=True):
         assert got.local_date == want.local_date
+        assert type(got.pain) is type(got.pain_worst) is float
+        assert type(got.as_needed) is bool
         assert got.pain == want.pain
         assert got.pain_worst == want.pain_worst
         assert got.sleep_quality == want.sleep_quality

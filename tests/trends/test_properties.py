@@ -7,6 +7,7 @@ import math
 import uuid
 import warnings
 from dataclasses import replace
+from statistics import fmean
 
 import pymannkendall
 import pytest
@@ -134,6 +135,40 @@ def test_mann_kendall_p_is_hamed_rao_where_defined(pains: list[int]) -> None:
     assert trend.mann_kendall_p == pytest.approx(oracle)
     if trend.mann_kendall_p >= 0.05:
         assert trend.direction == "no_clear_trend"
+
+
+def time_to_response_by_definition(
+    days: list[Day], start: dt.date, as_of: dt.date, baseline: float, first: dt.date
+) -> int | None:
+    """Contract §6 word for word: each date in turn, its trailing week's days with data."""
+    pain_on = {d.local_date: d.pain for d in days}
+    d = first
+    while d <= as_of:
+        week = [pain_on[day] for i in range(7) if (day := d - dt.timedelta(days=i)) in pain_on]
+        if len(week) >= 3 and fmean(week) <= 0.7 * baseline:
+            return (d - start).days
+        d += dt.timedelta(days=1)
+    return None
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    pains=st.lists(st.none() | st.integers(0, 30).map(lambda p: p / 3), min_size=1, max_size=70),
+    baseline=st.floats(1, 10),
+    first=st.integers(-14, 30),
+    as_of=st.integers(-20, 80),
+)
+def test_time_to_response_is_the_definition(
+    pains: list[float | None], baseline: float, first: int, as_of: int
+) -> None:
+    # A diary with gaps from two weeks before the course's start.
+    days = [
+        _day(ORIGIN + dt.timedelta(days=i - 14), p) for i, p in enumerate(pains) if p is not None
+    ]
+    start, first_day = ORIGIN, ORIGIN + dt.timedelta(days=first)
+    last = ORIGIN + dt.timedelta(days=as_of)
+    expected = time_to_response_by_definition(days, start, last, baseline, first_day)
+    assert stats.time_to_response(days, start, last, baseline, first=first_day) == expected
 
 
 def _day(date: dt.date, pain: float) -> Day:

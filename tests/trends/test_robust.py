@@ -259,6 +259,42 @@ def test_doubled_centered_ranks_are_rankdata() -> None:
     assert robust._doubled_centered_ranks(values).tolist() == (2 * ranks - 8).tolist()
 
 
+#: Means of a day's 1–3 pain scores.
+DAY_MEANS = st.tuples(st.integers(0, 30), st.integers(1, 3)).map(lambda t: t[0] / t[1])
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    pairs=st.lists(
+        st.tuples(
+            st.one_of(st.integers(0, 10).map(float), st.floats(0, 24).map(lambda v: round(v, 1))),
+            st.one_of(st.integers(0, 10).map(float), DAY_MEANS),
+        ),
+        min_size=3,
+        max_size=400,
+    )
+)
+def test_spearman_is_scipys(pairs: list[tuple[float, float]]) -> None:
+    x, y = (list(v) for v in zip(*pairs, strict=True))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # constant input: both are NaN
+        expected = scipy.stats.spearmanr(x, y)
+    rho, p = robust.spearman(x, y)
+    for got, want in ((rho, float(expected.statistic)), (p, float(expected.pvalue))):
+        assert math.isnan(got) == math.isnan(want)
+        if not math.isnan(want):
+            assert got == pytest.approx(want, rel=1e-9, abs=1e-12)
+
+
+def test_spearman_of_perfectly_ranked_and_constant_series() -> None:
+    assert robust.spearman([1, 2, 3, 4], [2, 4, 8, 16]) == (1.0, 0.0)
+    assert robust.spearman([1, 2, 3, 4], [9, 7, 7.5, 1])[0] == -0.8
+    rho, p = robust.spearman([5, 5, 5, 5], [1, 2, 3, 4])
+    assert math.isnan(rho) and math.isnan(p)
+    with pytest.raises(ValueError, match="same length"):
+        robust.spearman([1, 2, 3], [1, 2])
+
+
 def test_inputs_are_checked() -> None:
     with pytest.raises(ValueError, match="strictly increasing"):
         robust.theil_sen([1.0, 2.0, 3.0], [0, 2, 2])
