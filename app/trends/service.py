@@ -79,12 +79,11 @@ async def course_summary_json(
     zone; no later than tomorrow there), computed once per version of the patient's data
     and day."""
     async with db.read_autocommit() as conn:
-        position, timezone = await data_version(conn, patient_id)
+        position, timezone, course, course_sessions = await _course(conn, patient_id, course_id)
         as_of = checked_as_of(as_of, timezone)
         key = ("course", patient_id, course_id, as_of, position)
         if (body := cache.get(key)) is not None:
             return body
-        course, course_sessions = await _course(conn, patient_id, course_id)
         days = await daily_series(conn, patient_id, course_ranges(course, as_of))
     body = await heavy.run(_render_course_summary, course, days, course_sessions, as_of)
     cache.put(key, body)
@@ -107,8 +106,13 @@ def checked_as_of(as_of: dt.date | None, timezone: str) -> dt.date:
     return as_of
 
 
+#: A patient's data version and time zone (as ``data_version``) with one of their courses
+#: and its sessions: one row per session, or one without a session, or without a course.
 _COURSE = (
     sa.select(
+        sa.func.coalesce(counters.c.position, 0).label("position"),
+        users.c.timezone,
+        courses.c.id.label("course_id"),
         courses.c.start_date,
         courses.c.end_date,
         courses.c.planned_sessions,
@@ -120,7 +124,12 @@ _COURSE = (
         sessions.c.pain_after,
     )
     .select_from(
-        courses.outerjoin(
+        users.outerjoin(counters, counters.c.patient_id == users.c.id)
+        .outerjoin(
+            courses,
+            sa.and_(courses.c.patient_id == users.c.id, courses.c.id == sa.bindparam("course_id")),
+        )
+        .outerjoin(
             sessions,
             sa.and_(
                 sessions.c.patient_id == courses.c.patient_id,
@@ -128,21 +137,21 @@ _COURSE = (
             ),
         )
     )
-    .where(
-        courses.c.patient_id == sa.bindparam("patient_id"),
-        courses.c.id == sa.bindparam("course_id"),
-    )
+    .where(users.c.id == sa.bindparam("patient_id"))
 )
 
 
 async def _course(
     conn: AsyncConnection, patient_id: uuid.UUID, course_id: uuid.UUID
-) -> tuple[CourseFacts, list[SessionFacts]]:
-    """The course and its sessions, in one query (404 for no such course)."""
+) -> tuple[int, str, CourseFacts, list[SessionFacts]]:
+    """The patient's data version and time zone, the course and its sessions, in one query
+    (404 for no such patient or course)."""
     rows = (await conn.execute(_COURSE, {"patient_id": patient_id, "course_id": course_id})).all()
     if not rows:
-        raise NotFound(f"No treatment course with id {course_id}.")
+        raise NotFound("No such patient.")
     first = rows[0]
+    if first.course_id is None:
+        raise NotFound(f"No treatment course with id {course_id}.")
     course = CourseFacts(course_id, first.start_date, first.end_date, first.planned_sessions)
     course_sessions = [
         SessionFacts(
@@ -155,7 +164,7 @@ async def _course(
         for r in rows
         if r.session_id is not None
     ]
-    return course, course_sessions
+    return int(first.position), str(first.timezone), course, course_sessions
 
 
 async def patient_summary_json(
