@@ -92,8 +92,10 @@ class Trend:
     days_with_data: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Week:
+    """One week of the weekly table (not frozen, as ``Day``: a long course has hundreds)."""
+
     week: int
     start: dt.date
     end: dt.date
@@ -277,27 +279,26 @@ def trend(days: Sequence[Day], origin: dt.date, start: dt.date, end: dt.date) ->
 def weekly(days: Sequence[Day], origin: dt.date, first_week: int, last_date: dt.date) -> list[Week]:
     """Week k covers ``[origin + 7k, origin + 7k + 6]``, from ``first_week`` through the week
     holding ``last_date`` (empty when ``last_date`` falls before the first week)."""
-    last_week = (last_date - origin).days // 7
+    zero = origin.toordinal()
     by_week: dict[int, list[Day]] = defaultdict(list)
     for day in days:
-        by_week[(day.local_date - origin).days // 7].append(day)
+        by_week[(day.local_date.toordinal() - zero) // 7].append(day)
     weeks = []
-    for k in range(first_week, last_week + 1):
-        start = origin + dt.timedelta(days=7 * k)
-        end = start + dt.timedelta(days=6)
-        inside = by_week.get(k, [])
+    for k in range(first_week, (last_date.toordinal() - zero) // 7 + 1):
+        start = zero + 7 * k
+        inside = by_week.get(k, ())
         pains = [d.pain for d in inside]
         weeks.append(
             Week(
                 week=k,
-                start=start,
-                end=end,
-                days_with_data=len(inside),
-                pain_mean=_mean_of(pains),
+                start=dt.date.fromordinal(start),
+                end=dt.date.fromordinal(start + 6),
+                days_with_data=len(pains),
+                pain_mean=sum(pains) / len(pains) if pains else None,
                 pain_min=min(pains) if pains else None,
                 pain_max=max(pains) if pains else None,
-                sleep_hours_mean=_mean_of(d.sleep_hours for d in inside),
-                stress_mean=_mean_of(d.stress for d in inside),
+                sleep_hours_mean=_mean_of([d.sleep_hours for d in inside]),
+                stress_mean=_mean_of([d.stress for d in inside]),
             )
         )
     return weeks
@@ -365,18 +366,25 @@ def factor_correlations(days: Sequence[Day]) -> list[FactorCorrelation]:
 def tag_effects(days: Sequence[Day]) -> list[TagEffect]:
     """Mean daily pain with and without each tag seen on ≥ 3 days and absent on ≥ 3,
     largest absolute difference first."""
+    pains_with: dict[str, list[float]] = defaultdict(list)
+    for d in days:
+        for tag in d.tags:
+            pains_with[tag].append(d.pain)
+    every_pain = [d.pain for d in days]
     effects = []
-    for tag in sorted({t for d in days for t in d.tags}):
-        with_tag = [d.pain for d in days if tag in d.tags]
-        without = [d.pain for d in days if tag not in d.tags]
-        if len(with_tag) < MIN_TAG_DAYS or len(without) < MIN_TAG_DAYS:
+    for tag, with_tag in pains_with.items():
+        days_without = len(days) - len(with_tag)
+        if len(with_tag) < MIN_TAG_DAYS or days_without < MIN_TAG_DAYS:
             continue
-        pain_with, pain_without = fmean(with_tag), fmean(without)
+        pain_with = fmean(with_tag)
+        # fmean of the days without the tag: fsum is exact before its one rounding, so
+        # the sum of all days less those with the tag is the same correctly rounded sum.
+        pain_without = math.fsum([*every_pain, *(-p for p in with_tag)]) / days_without
         effects.append(
             TagEffect(
                 tag=tag,
                 days_with=len(with_tag),
-                days_without=len(without),
+                days_without=days_without,
                 pain_with=pain_with,
                 pain_without=pain_without,
                 difference=pain_with - pain_without,
@@ -387,5 +395,6 @@ def tag_effects(days: Sequence[Day]) -> list[TagEffect]:
 
 
 def _mean_of(values: Iterable[float | int | None]) -> float | None:
+    """The mean of the values present: their sum (in order) over their number."""
     present = [v for v in values if v is not None]
     return sum(present) / len(present) if present else None

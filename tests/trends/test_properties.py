@@ -171,6 +171,32 @@ def test_time_to_response_is_the_definition(
     assert stats.time_to_response(days, start, last, baseline, first=first_day) == expected
 
 
+@SETTINGS
+@given(
+    diary=st.lists(
+        st.tuples(st.floats(0, 10), st.frozensets(st.sampled_from(["weather", "yoga", "work"]))),
+        max_size=60,
+    )
+)
+def test_tag_effects_are_the_definition(diary: list[tuple[float, frozenset[str]]]) -> None:
+    days = [
+        Day(ORIGIN + dt.timedelta(days=i), p, p, None, None, None, False, tags)
+        for i, (p, tags) in enumerate(diary)
+    ]
+    expected = []
+    for tag in sorted({t for d in days for t in d.tags}):
+        with_tag = [d.pain for d in days if tag in d.tags]
+        without = [d.pain for d in days if tag not in d.tags]
+        if len(with_tag) >= 3 and len(without) >= 3:
+            expected.append((tag, len(with_tag), len(without), fmean(with_tag), fmean(without)))
+    expected.sort(key=lambda e: (-abs(e[3] - e[4]), e[0]))
+    got = stats.tag_effects(days)
+    assert [(e.tag, e.days_with, e.days_without, e.pain_with, e.pain_without) for e in got] == (
+        expected
+    )
+    assert all(e.difference == e.pain_with - e.pain_without for e in got)
+
+
 def _day(date: dt.date, pain: float) -> Day:
     return Day(date, pain, pain, None, None, None, False)
 
