@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pydantic_core
 from fastapi import Header
 from fastapi.responses import Response
 from pydantic import BaseModel
@@ -103,3 +104,9 @@ class JSONBytesResponse(Response):
 def render(content: BaseModel) -> bytes:
     """A model as the JSON the API answers with (aliases, no re-validation)."""
     return content.__pydantic_serializer__.to_json(content, by_alias=True)
+
+
+def render_data(content: object) -> bytes:
+    """Plain data (dicts, lists, numbers, strings, dates, UUIDs) as JSON, as pydantic
+    writes each of them in a model."""
+    return pydantic_core.to_json(content)

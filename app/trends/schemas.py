@@ -20,10 +20,10 @@ def round3(value: float) -> float:
 
 #: ``round3`` remembered: a summary rounds thousands of floats, mostly the same few day
 #: means (k/1, k/2, k/3 of 0–10), and equal floats round alike (0.0 and -0.0 to 0.0).
-_round3_memo = functools.lru_cache(maxsize=4096)(round3)
+round3_memo = functools.lru_cache(maxsize=4096)(round3)
 
 #: A float rounded to 3 decimals (when the model is built from the statistics).
-R3 = Annotated[float, AfterValidator(_round3_memo), Field(description="Rounded to 3 decimals.")]
+R3 = Annotated[float, AfterValidator(round3_memo), Field(description="Rounded to 3 decimals.")]
 
 
 class _Out(BaseModel):

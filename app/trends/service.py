@@ -20,7 +20,7 @@ from app.core.cache import RenderedBodies
 from app.core.database import Database, table_of
 from app.core.errors import Invalid, NotFound
 from app.core.fields import check_date_range, with_offset
-from app.core.http import render
+from app.core.http import render_data
 from app.core.workers import HeavyWork
 from app.courses.models import TreatmentCourse
 from app.diary.models import DiaryEntry
@@ -93,7 +93,7 @@ async def course_summary_json(
 def _render_course_summary(
     course: CourseFacts, days: list[Day], sessions: list[SessionFacts], as_of: dt.date
 ) -> bytes:
-    return render(course_summary(course, days, sessions, as_of))
+    return render_data(course_summary(course, days, sessions, as_of))
 
 
 def checked_as_of(as_of: dt.date | None, timezone: str) -> dt.date:
@@ -191,7 +191,7 @@ async def patient_summary_json(
 
 
 def _render_patient_summary(days: list[Day], date_from: dt.date, date_to: dt.date) -> bytes:
-    return render(patient_summary(days, date_from, date_to))
+    return render_data(patient_summary(days, date_from, date_to))
 
 
 def _window(

@@ -1,6 +1,11 @@
 """The course summary and the window summary of contract §6, assembled from the statistics.
 
-Pure functions: plain facts in, a response model out. The database side is ``service.py``.
+Pure functions: plain facts in, the response's JSON as plain data out (dicts, lists,
+numbers, dates), every float rounded to 3 decimals, ready for ``render_data``. The
+response models in ``schemas.py`` document that JSON in OpenAPI; the tests hold the data
+to them (every key, no other, values as the models would give them). Building the models
+instead costs a year's summary a fifth more: one validated model per day. The database
+side is ``service.py``.
 """
 
 from __future__ import annotations
@@ -10,23 +15,13 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from statistics import fmean
-from typing import Any, TypeVar
-
-from pydantic import BaseModel, TypeAdapter
+from typing import Any
 
 from app.trends import stats
-from app.trends.schemas import (
-    CourseSummary,
-    DayOut,
-    FactorOut,
-    PatientSummary,
-    SessionRelief,
-    TagEffectOut,
-    TrendOut,
-    WeekOut,
-    WindowOut,
-    round3,
-)
+from app.trends.schemas import round3_memo
+
+#: A summary's JSON object as plain data (see the module's docstring).
+JSONObject = dict[str, Any]
 
 WEEK = dt.timedelta(days=7)
 ONE_DAY = dt.timedelta(days=1)
@@ -99,9 +94,9 @@ def course_summary(
     daily: Iterable[stats.Day],
     sessions: Iterable[SessionFacts],
     as_of: dt.date,
-) -> CourseSummary:
-    """Contract §6 for one course, from the patient's daily series in date order (at least
-    the days of :func:`course_ranges`; others are ignored)."""
+) -> JSONObject:
+    """Contract §6 for one course (``CourseSummary``), from the patient's daily series in
+    date order (at least the days of :func:`course_ranges`; others are ignored)."""
     start, end = course.start_date, course.end_date
     first_day, truncated = series_start(course, as_of)
     # Every window reads ``known``; the series and what is computed from it, ``days``.
@@ -139,95 +134,148 @@ def course_summary(
         for s in counted
         if s.pain_before is not None and s.pain_after is not None
     ]
-    return CourseSummary.model_construct(
-        course_id=course.id,
-        as_of=as_of,
-        daily=_days(days),
-        baseline_method=baseline_method,
-        baseline=_window(baseline),
-        current=_window(current),
-        end_of_course=_window(end_of_course),
-        follow_up=_window(follow_up),
-        reduction_points=_r3(points),
-        reduction_pct=pct,
-        category=stats.category(pct),
-        responder=stats.is_responder(pct),
-        follow_up_reduction_pct=follow_pct,
-        sustained=stats.is_responder(follow_pct),
-        trend=_out(TrendOut, trend) if trend else None,
-        weekly=_weeks(stats.weekly(days, start, (first_day - start).days // 7, as_of)),
-        sessions=[
-            SessionRelief.model_construct(
-                number=n,
-                id=s.id,
-                occurred_at=s.occurred_at,
-                local_date=s.local_date,
-                pain_before=s.pain_before,
-                pain_after=s.pain_after,
-                relief=(
-                    s.pain_before - s.pain_after
-                    if s.pain_before is not None and s.pain_after is not None
-                    else None
-                ),
-            )
-            for n, s in enumerate(counted, start=1)
+    return {
+        "course_id": course.id,
+        "as_of": as_of,
+        "daily": [_day(d) for d in days],
+        "baseline_method": baseline_method,
+        "baseline": _window(baseline),
+        "current": _window(current),
+        "end_of_course": _window(end_of_course),
+        "follow_up": _window(follow_up),
+        "reduction_points": _r3(points),
+        "reduction_pct": pct,
+        "category": stats.category(pct),
+        "responder": stats.is_responder(pct),
+        "follow_up_reduction_pct": follow_pct,
+        "sustained": stats.is_responder(follow_pct),
+        "trend": _trend(trend),
+        "weekly": [
+            _week(w) for w in stats.weekly(days, start, (first_day - start).days // 7, as_of)
         ],
-        sessions_completed=len(counted),
-        planned_sessions=course.planned_sessions,
-        mean_relief=_r3(fmean(reliefs)) if reliefs else None,
-        time_to_response_days=stats.time_to_response(
+        "sessions": [_session(n, s) for n, s in enumerate(counted, start=1)],
+        "sessions_completed": len(counted),
+        "planned_sessions": course.planned_sessions,
+        "mean_relief": _r3(fmean(reliefs)) if reliefs else None,
+        "time_to_response_days": stats.time_to_response(
             days, start, as_of, baseline_mean, first=max(start, first_day)
         ),
-        adherence_pct=_r3(stats.adherence(days, first_day, as_of)),
-        factors=[_out(FactorOut, f) for f in stats.factor_correlations(days)],
-        tag_effects=[_out(TagEffectOut, t) for t in stats.tag_effects(days)],
-        warnings=warnings,
-    )
+        "adherence_pct": _r3(stats.adherence(days, first_day, as_of)),
+        "factors": [_factor(f) for f in stats.factor_correlations(days)],
+        "tag_effects": [_tag_effect(t) for t in stats.tag_effects(days)],
+        "warnings": warnings,
+    }
 
 
-def patient_summary(
-    daily: Iterable[stats.Day], date_from: dt.date, date_to: dt.date
-) -> PatientSummary:
-    """Daily series, weekly means (weeks counted from ``date_from``), trend and factors for
-    ``[date_from, date_to]``, from the patient's daily series in date order."""
+def patient_summary(daily: Iterable[stats.Day], date_from: dt.date, date_to: dt.date) -> JSONObject:
+    """``PatientSummary``: daily series, weekly means (weeks counted from ``date_from``),
+    trend and factors for ``[date_from, date_to]``, from the patient's daily series in date
+    order."""
     days = [d for d in daily if date_from <= d.local_date <= date_to]
     trend = stats.trend(days, date_from, date_from, date_to)
-    return PatientSummary.model_construct(
-        from_=date_from,
-        to=date_to,
-        daily=_days(days),
-        weekly=_weeks(stats.weekly(days, date_from, 0, date_to)),
-        trend=_out(TrendOut, trend) if trend else None,
-        factors=[_out(FactorOut, f) for f in stats.factor_correlations(days)],
-        tag_effects=[_out(TagEffectOut, t) for t in stats.tag_effects(days)],
-        warnings=[] if trend else ["insufficient_data_for_trend"],
-    )
+    return {
+        "from": date_from,
+        "to": date_to,
+        "daily": [_day(d) for d in days],
+        "weekly": [_week(w) for w in stats.weekly(days, date_from, 0, date_to)],
+        "trend": _trend(trend),
+        "factors": [_factor(f) for f in stats.factor_correlations(days)],
+        "tag_effects": [_tag_effect(t) for t in stats.tag_effects(days)],
+        "warnings": [] if trend else ["insufficient_data_for_trend"],
+    }
 
 
-def _window(w: stats.Window | None) -> WindowOut | None:
-    return _out(WindowOut, w) if w else None
+# The JSON of each part, as its model in schemas.py names it.
 
 
-OutT = TypeVar("OutT", bound=BaseModel)
+def _day(d: stats.Day) -> JSONObject:  # DayOut
+    return {
+        "local_date": d.local_date,
+        "pain": _round(d.pain),
+        "pain_worst": _round(d.pain_worst),
+        "sleep_hours": _r3(d.sleep_hours),
+        "sleep_quality": _r3(d.sleep_quality),
+        "stress": _r3(d.stress),
+        "as_needed": d.as_needed,
+    }
 
 
-def _out(model: type[OutT], facts: Any) -> OutT:
-    """A response model from a statistics dataclass (its ``R3`` floats rounded)."""
-    return model.model_validate(facts, from_attributes=True)
+def _window(w: stats.Window | None) -> JSONObject | None:  # WindowOut
+    if w is None:
+        return None
+    return {
+        "start": w.start,
+        "end": w.end,
+        "days_with_data": w.days_with_data,
+        "pain_mean": _r3(w.pain_mean),
+        "pain_worst_mean": _r3(w.pain_worst_mean),
+        "high_pain_days": w.high_pain_days,
+        "sleep_hours_mean": _r3(w.sleep_hours_mean),
+        "sleep_quality_mean": _r3(w.sleep_quality_mean),
+        "stress_mean": _r3(w.stress_mean),
+        "as_needed_days": w.as_needed_days,
+    }
 
 
-_DAYS = TypeAdapter(list[DayOut])
-_WEEKS = TypeAdapter(list[WeekOut])
+def _week(w: stats.Week) -> JSONObject:  # WeekOut
+    return {
+        "week": w.week,
+        "start": w.start,
+        "end": w.end,
+        "days_with_data": w.days_with_data,
+        "pain_mean": _r3(w.pain_mean),
+        "pain_min": _r3(w.pain_min),
+        "pain_max": _r3(w.pain_max),
+        "sleep_hours_mean": _r3(w.sleep_hours_mean),
+        "stress_mean": _r3(w.stress_mean),
+    }
 
 
-def _days(days: list[stats.Day]) -> list[DayOut]:
-    return _DAYS.validate_python(days, from_attributes=True)
+def _trend(t: stats.Trend | None) -> JSONObject | None:  # TrendOut
+    if t is None:
+        return None
+    return {
+        "slope_per_week": _round(t.slope_per_week),
+        "slope_low": _round(t.slope_low),
+        "slope_high": _round(t.slope_high),
+        "mann_kendall_p": _round(t.mann_kendall_p),
+        "direction": t.direction,
+        "days_with_data": t.days_with_data,
+    }
 
 
-def _weeks(weeks: list[stats.Week]) -> list[WeekOut]:
-    return _WEEKS.validate_python(weeks, from_attributes=True)
+def _session(number: int, s: SessionFacts) -> JSONObject:  # SessionRelief
+    before, after = s.pain_before, s.pain_after
+    return {
+        "number": number,
+        "id": s.id,
+        "occurred_at": s.occurred_at,
+        "local_date": s.local_date,
+        "pain_before": s.pain_before,
+        "pain_after": s.pain_after,
+        "relief": before - after if before is not None and after is not None else None,
+    }
+
+
+def _factor(f: stats.FactorCorrelation) -> JSONObject:  # FactorOut
+    return {"factor": f.factor, "rho": _r3(f.rho), "p_value": _r3(f.p_value), "n": f.n}
+
+
+def _tag_effect(t: stats.TagEffect) -> JSONObject:  # TagEffectOut
+    return {
+        "tag": t.tag,
+        "days_with": t.days_with,
+        "days_without": t.days_without,
+        "pain_with": _round(t.pain_with),
+        "pain_without": _round(t.pain_without),
+        "difference": _round(t.difference),
+    }
+
+
+_round = round3_memo
 
 
 def _r3(value: float | None) -> float | None:
-    """Thresholds are applied to the reported (rounded) value, so number and label agree."""
-    return None if value is None else round3(value)
+    """Rounded to 3 decimals (None stays None). Thresholds are applied to the reported
+    (rounded) value, so number and label agree."""
+    return None if value is None else round3_memo(value)

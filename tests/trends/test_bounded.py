@@ -25,11 +25,11 @@ from app.trends.summaries import (
     MAX_SUMMARY_DAYS,
     CourseFacts,
     course_ranges,
-    course_summary,
     merge_ranges,
     series_start,
 )
 from tests.conftest import Account, app_of, assert_problem, portal_of
+from tests.trends.summarized import course_summary_model
 
 D = dt.date
 ONE_DAY = dt.timedelta(days=1)
@@ -185,7 +185,7 @@ def test_a_truncated_summary_reports_the_last_3660_days_and_keeps_its_baseline()
         for i in range(5001)
         if rng.random() < 0.8
     ]
-    summary = course_summary(course, days, [], as_of)
+    summary = course_summary_model(course, days, [], as_of)
     first = as_of - dt.timedelta(days=MAX_SUMMARY_DAYS - 1)
     assert summary.warnings == ["window_truncated"]
     assert summary.daily[0].local_date >= first
@@ -203,14 +203,14 @@ def test_a_truncated_summary_reports_the_last_3660_days_and_keeps_its_baseline()
     # The same summary from only the days it reads.
     wanted = course_ranges(course, as_of)
     read = [d for d in days if any(a <= d.local_date <= b for a, b in wanted)]
-    assert course_summary(course, read, [], as_of) == summary
+    assert course_summary_model(course, read, [], as_of) == summary
 
 
 def test_an_untruncated_summary_has_no_truncation_warning() -> None:
     start = D(2026, 1, 1)
     course = CourseFacts(uuid.UUID(int=4), start, None, None)
     days = [_day(start + i * ONE_DAY, 5.0) for i in range(-7, 30)]
-    assert "window_truncated" not in course_summary(course, days, [], D(2026, 1, 30)).warnings
+    assert "window_truncated" not in course_summary_model(course, days, [], D(2026, 1, 30)).warnings
 
 
 # --- as_of no later than tomorrow -----------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 import uuid
 import warnings
@@ -14,9 +15,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app.trends import stats
+from app.core.http import render_data
+from app.trends import stats, summaries
+from app.trends.schemas import CourseSummary, PatientSummary
 from app.trends.stats import Day, EntryValues, daily_series
-from app.trends.summaries import CourseFacts, course_summary
+from app.trends.summaries import CourseFacts, SessionFacts
+from tests.trends.summarized import course_summary_model
 
 ORIGIN = dt.date(2026, 1, 5)
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -66,8 +70,10 @@ def test_shifting_every_date_changes_nothing_but_dates(
     moved_course = CourseFacts(course.id, ORIGIN + delta, end + delta, 8)
     moved = [replace(e, local_date=e.local_date + delta) for e in entries]
     day = ORIGIN + dt.timedelta(days=as_of)
-    a = course_summary(course, daily_series(entries), [], day).model_dump(mode="json")
-    b = course_summary(moved_course, daily_series(moved), [], day + delta).model_dump(mode="json")
+    a = course_summary_model(course, daily_series(entries), [], day).model_dump(mode="json")
+    b = course_summary_model(moved_course, daily_series(moved), [], day + delta).model_dump(
+        mode="json"
+    )
     assert _without_dates(a) == _without_dates(b)
 
 
@@ -113,7 +119,7 @@ def test_reported_category_agrees_with_reported_percent(
     entries: list[EntryValues], as_of: int
 ) -> None:
     course = CourseFacts(uuid.UUID(int=2), ORIGIN, None, None)
-    s = course_summary(course, daily_series(entries), [], ORIGIN + dt.timedelta(days=as_of))
+    s = course_summary_model(course, daily_series(entries), [], ORIGIN + dt.timedelta(days=as_of))
     assert s.category == stats.category(s.reduction_pct)
     assert s.responder == (None if s.reduction_pct is None else s.reduction_pct >= 30)
     assert s.sustained == (
@@ -135,6 +141,42 @@ def test_mann_kendall_p_is_hamed_rao_where_defined(pains: list[int]) -> None:
     assert trend.mann_kendall_p == pytest.approx(oracle)
     if trend.mann_kendall_p >= 0.05:
         assert trend.direction == "no_clear_trend"
+
+
+@SETTINGS
+@given(
+    entries=entries_strategy,
+    as_of=st.integers(-10, 75),
+    end=st.none() | st.integers(0, 60),
+    visits=st.lists(st.tuples(st.integers(-3, 70), st.none() | st.integers(0, 10)), max_size=6),
+)
+def test_the_plain_data_is_what_the_models_render(
+    entries: list[EntryValues], as_of: int, end: int | None, visits: list[tuple[int, int | None]]
+) -> None:
+    """Every key of the models, no other, and each value as the model would write it."""
+    course = CourseFacts(
+        uuid.UUID(int=9), ORIGIN, None if end is None else ORIGIN + dt.timedelta(days=end), 8
+    )
+    sessions = [
+        SessionFacts(
+            id=uuid.UUID(int=100 + n),
+            occurred_at=dt.datetime.combine(
+                ORIGIN + dt.timedelta(days=day), dt.time(10), dt.timezone(dt.timedelta(hours=1))
+            ),
+            local_date=ORIGIN + dt.timedelta(days=day),
+            pain_before=before,
+            pain_after=None if before is None else before // 2,
+        )
+        for n, (day, before) in enumerate(visits)
+    ]
+    days = daily_series(entries)
+    day = ORIGIN + dt.timedelta(days=as_of)
+    data = summaries.course_summary(course, days, sessions, day)
+    model = CourseSummary.model_validate(data)
+    assert json.loads(render_data(data)) == model.model_dump(mode="json")
+    window = summaries.patient_summary(days, ORIGIN, day + dt.timedelta(days=14))
+    expected = PatientSummary.model_validate(window).model_dump(mode="json", by_alias=True)
+    assert json.loads(render_data(window)) == expected
 
 
 def time_to_response_by_definition(

@@ -12,7 +12,8 @@ import pymannkendall
 import pytest
 
 from app.trends.stats import EntryValues, daily_series
-from app.trends.summaries import CourseFacts, SessionFacts, course_summary, patient_summary
+from app.trends.summaries import CourseFacts, SessionFacts
+from tests.trends.summarized import course_summary_model, patient_summary_model
 
 D = dt.date
 START = D(2026, 3, 9)
@@ -75,7 +76,9 @@ SESSIONS = [
 
 @pytest.fixture(scope="module")
 def summary() -> dict:
-    return course_summary(COURSE, daily_series(ENTRIES), SESSIONS, AS_OF).model_dump(mode="json")
+    return course_summary_model(COURSE, daily_series(ENTRIES), SESSIONS, AS_OF).model_dump(
+        mode="json"
+    )
 
 
 def test_every_key_is_present(summary: dict) -> None:
@@ -196,7 +199,7 @@ def test_early_course_baseline_when_the_week_before_is_thin() -> None:
     entries = [e(D(2026, 3, 7), 9), e(D(2026, 3, 8), 9)] + [
         e(START + dt.timedelta(days=i), p) for i, p in [(0, 8), (2, 6), (6, 7)]
     ]
-    s = course_summary(COURSE, daily_series(entries), [], D(2026, 3, 15))
+    s = course_summary_model(COURSE, daily_series(entries), [], D(2026, 3, 15))
     assert s.baseline_method == "early_course"
     assert s.baseline is not None
     assert (s.baseline.start, s.baseline.end) == (START, D(2026, 3, 15))
@@ -204,7 +207,7 @@ def test_early_course_baseline_when_the_week_before_is_thin() -> None:
 
 
 def test_no_entries_at_all() -> None:
-    s = course_summary(COURSE, daily_series([]), [], AS_OF).model_dump(mode="json")
+    s = course_summary_model(COURSE, daily_series([]), [], AS_OF).model_dump(mode="json")
     assert set(s) == ALL_KEYS
     assert s["daily"] == []
     assert s["baseline"] is None and s["baseline_method"] is None
@@ -226,7 +229,7 @@ def test_no_entries_at_all() -> None:
 
 
 def test_one_entry() -> None:
-    s = course_summary(COURSE, daily_series([e(AS_OF, 5)]), [], AS_OF)
+    s = course_summary_model(COURSE, daily_series([e(AS_OF, 5)]), [], AS_OF)
     assert [d.pain for d in s.daily] == [5.0]
     assert s.current is None and s.baseline is None
     assert s.adherence_pct == round(100 / 21, 3)
@@ -234,7 +237,7 @@ def test_one_entry() -> None:
 
 def test_baseline_mean_of_zero() -> None:
     entries = [e(D(2026, 3, d), 0) for d in (2, 3, 4)] + [e(D(2026, 3, d), 2) for d in (20, 21, 22)]
-    s = course_summary(COURSE, daily_series(entries), [], AS_OF)
+    s = course_summary_model(COURSE, daily_series(entries), [], AS_OF)
     assert s.baseline is not None and s.baseline.pain_mean == 0.0
     assert s.reduction_points == -2.0
     assert s.reduction_pct is None
@@ -246,7 +249,7 @@ def test_baseline_mean_of_zero() -> None:
 def test_course_starting_in_the_future() -> None:
     course = CourseFacts(uuid.UUID(int=2), D(2026, 4, 6), None, None)
     entries = [e(D(2026, 3, d), 6) for d in (30, 31)] + [e(D(2026, 4, 1), 7)]
-    s = course_summary(
+    s = course_summary_model(
         course, daily_series(entries), [session(1, D(2026, 4, 6), 6, 3)], D(2026, 4, 1)
     )
     assert s.baseline_method == "pre_course"
@@ -260,14 +263,14 @@ def test_course_starting_in_the_future() -> None:
 
 
 def test_as_of_before_the_baseline_week() -> None:
-    s = course_summary(COURSE, daily_series(ENTRIES), SESSIONS, D(2026, 2, 1))
+    s = course_summary_model(COURSE, daily_series(ENTRIES), SESSIONS, D(2026, 2, 1))
     assert s.daily == [] and s.weekly == []
     assert s.adherence_pct is None  # empty range
     assert s.sessions_completed == 0
 
 
 def test_course_without_sessions_has_null_relief() -> None:
-    s = course_summary(COURSE, daily_series(ENTRIES), [], AS_OF)
+    s = course_summary_model(COURSE, daily_series(ENTRIES), [], AS_OF)
     assert s.sessions == [] and s.sessions_completed == 0 and s.mean_relief is None
 
 
@@ -276,7 +279,7 @@ def test_linear_improvement_trend() -> None:
     # Pain 10, 9, …, 0 on 11 consecutive course days: every pairwise slope is −1.
     course = CourseFacts(uuid.UUID(int=3), START, None, None)
     entries = [e(START + dt.timedelta(days=i), 10 - i) for i in range(11)]
-    s = course_summary(course, daily_series(entries), [], START + dt.timedelta(days=10))
+    s = course_summary_model(course, daily_series(entries), [], START + dt.timedelta(days=10))
     assert s.trend is not None
     assert (s.trend.slope_per_week, s.trend.slope_low, s.trend.slope_high) == (-7.0, -7.0, -7.0)
     y = [10 - i for i in range(11)]
@@ -293,7 +296,7 @@ def test_trend_uses_days_since_start_and_stops_at_the_end_date() -> None:
     course = CourseFacts(uuid.UUID(int=4), START, START + dt.timedelta(days=20), None)
     entries = [e(START + dt.timedelta(days=2 * i), i) for i in range(11)]
     entries += [e(START + dt.timedelta(days=21 + i), 0) for i in range(5)]  # after end_date
-    s = course_summary(course, daily_series(entries), [], START + dt.timedelta(days=30))
+    s = course_summary_model(course, daily_series(entries), [], START + dt.timedelta(days=30))
     assert s.trend is not None
     assert s.trend.slope_per_week == 3.5
     assert s.trend.direction == "worsening"
@@ -303,7 +306,7 @@ def test_trend_uses_days_since_start_and_stops_at_the_end_date() -> None:
 def test_all_equal_pain_has_no_trend() -> None:
     course = CourseFacts(uuid.UUID(int=5), START, None, None)
     entries = [e(START + dt.timedelta(days=i), 5) for i in range(14)]
-    s = course_summary(course, daily_series(entries), [], START + dt.timedelta(days=13))
+    s = course_summary_model(course, daily_series(entries), [], START + dt.timedelta(days=13))
     assert s.trend is not None
     assert s.trend.slope_per_week == 0.0
     assert s.trend.mann_kendall_p == 1.0
@@ -316,14 +319,14 @@ def test_factors_need_ten_days_having_both() -> None:
         e(START + dt.timedelta(days=i), i % 10, stress=i % 10, sleep_hours=None if i else 7.0)
         for i in range(10)
     ]
-    s = course_summary(course, daily_series(entries), [], START + dt.timedelta(days=9))
+    s = course_summary_model(course, daily_series(entries), [], START + dt.timedelta(days=9))
     assert [(f.factor, f.rho, f.p_value, f.n) for f in s.factors] == [("stress", 1.0, 0.0, 10)]
 
 
 def test_days_with_sleep_but_no_stress() -> None:
     course = CourseFacts(uuid.UUID(int=7), START, None, None)
     entries = [e(START + dt.timedelta(days=i), 5 - i % 3, sleep_hours=6 + i % 3) for i in range(12)]
-    s = course_summary(course, daily_series(entries), [], START + dt.timedelta(days=11))
+    s = course_summary_model(course, daily_series(entries), [], START + dt.timedelta(days=11))
     assert [f.factor for f in s.factors] == ["sleep_hours"]
     assert s.factors[0].rho == -1.0 and s.factors[0].n == 12
     assert s.daily[0].stress is None and s.daily[0].sleep_hours == 6.0
@@ -331,7 +334,7 @@ def test_days_with_sleep_but_no_stress() -> None:
 
 def test_patient_summary_window() -> None:
     entries = [e(D(2026, 3, 1) + dt.timedelta(days=i), 8 - i // 2) for i in range(14)]
-    s = patient_summary(daily_series(entries), D(2026, 3, 1), D(2026, 3, 14)).model_dump(
+    s = patient_summary_model(daily_series(entries), D(2026, 3, 1), D(2026, 3, 14)).model_dump(
         mode="json", by_alias=True
     )
     assert set(s) == {
