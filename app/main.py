@@ -100,6 +100,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="paindiary",
         version="1.0.0",
         description=DESCRIPTION,
+        license_info={"name": "MIT", "identifier": "MIT"},
+        # Relative: the document describes the server that serves it, wherever it runs.
+        servers=[{"url": "/", "description": "This service"}],
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
@@ -157,7 +160,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         _add_routes(app, router)
     install_observability(app, db.engine)
     _add_docs(app)
-    _register_problem_schema(app)
+    _finish_openapi(app)
     return app
 
 
@@ -196,9 +199,12 @@ async def oauth2_redirect() -> HTMLResponse:
     return get_swagger_ui_oauth2_redirect_html()
 
 
-def _register_problem_schema(app: FastAPI) -> None:
-    """Add the models that routes answer or accept without naming them to FastAPI, and the
-    problems every operation can answer with (see :func:`document_problems`)."""
+def _finish_openapi(app: FastAPI) -> None:
+    """What FastAPI's document lacks for generated clients: the models that routes answer or
+    accept without naming them, the problems every operation can answer with (see
+    :func:`document_problems`), path parameters in path order (generated methods take them
+    in document order: ``entries_get(patient_id, record_id)``, as in the URL), and
+    ``security: []`` on the operations that need no token."""
     original = app.openapi
     extra_models = (Problem, BatchItem)
 
@@ -213,7 +219,29 @@ def _register_problem_schema(app: FastAPI) -> None:
                 components.setdefault(name, sub)
             components.setdefault(model.__name__, generated)
         document_problems(schema)
+        for path, operations in schema["paths"].items():
+            for operation in operations.values():
+                _path_parameters_in_path_order(path, operation)
+                operation.setdefault("security", [])
         app.openapi_schema = schema
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _path_parameters_in_path_order(path: str, operation: dict[str, Any]) -> None:
+    """FastAPI lists a route's own parameters before its dependencies' (``record_id``
+    before the access dependency's ``patient_id``): put path parameters first, in the order
+    the path names them, the others after them as they were."""
+    parameters = operation.get("parameters")
+    if not parameters:
+        return
+    place = {name: path.index("{" + name + "}") for name in _names_in(path)}
+    in_path = sorted(
+        (p for p in parameters if p["in"] == "path"), key=lambda p: place.get(p["name"], 0)
+    )
+    operation["parameters"] = in_path + [p for p in parameters if p["in"] != "path"]
+
+
+def _names_in(path: str) -> list[str]:
+    return [part[1:-1] for part in path.split("/") if part.startswith("{")]

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Form, Request, Response, status
 
 from app.accounts import service
-from app.accounts.schemas import Registration, RevokeRequest, TokenPair, UserOut
+from app.accounts.schemas import MeUpdate, Registration, RevokeRequest, TokenPair, UserOut
 from app.core.deps import (
     CurrentCaller,
     DbDep,
@@ -17,6 +17,7 @@ from app.core.deps import (
     client_address,
 )
 from app.core.errors import BadRequest, Invalid, problem_responses
+from app.records.routes import merge_patch_body
 
 router = APIRouter(prefix="/v1", tags=["accounts"])
 
@@ -31,6 +32,8 @@ MergePatch = Annotated[
 
 @router.post(
     "/auth/register",
+    operation_id="auth_register",
+    summary="Sign up as a patient or a clinician",
     status_code=status.HTTP_201_CREATED,
     response_model=UserOut,
     responses=problem_responses(409, 422, 429),
@@ -44,6 +47,7 @@ async def register(
 
 @router.post(
     "/auth/token",
+    operation_id="auth_token",
     response_model=TokenPair,
     responses=problem_responses(400, 401, 422, 429),
     summary="OAuth2 token endpoint (password and refresh_token grants)",
@@ -73,24 +77,47 @@ async def token(
 
 
 @router.post(
-    "/auth/revoke", status_code=status.HTTP_204_NO_CONTENT, responses=problem_responses(401, 422)
+    "/auth/revoke",
+    operation_id="auth_revoke",
+    summary="Sign this device out: its refresh token's family ends",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(401, 422),
 )
 async def revoke(data: RevokeRequest, caller: CurrentCaller, db: DbDep) -> Response:
     await service.revoke(db, caller.user_id, data.refresh_token)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.get("/me", response_model=UserOut, responses=problem_responses(401))
+@router.get(
+    "/me",
+    operation_id="me_get",
+    summary="Your account",
+    response_model=UserOut,
+    responses=problem_responses(401),
+)
 async def read_me(caller: CurrentCaller, db: DbDep) -> UserOut:
     return await service.me(db, caller.user_id)
 
 
-@router.patch("/me", response_model=UserOut, responses=problem_responses(401, 422))
+@router.patch(
+    "/me",
+    operation_id="me_patch",
+    summary="Change your display name or time zone (JSON merge patch)",
+    response_model=UserOut,
+    responses=problem_responses(401, 422),
+    openapi_extra=merge_patch_body(MeUpdate),
+)
 async def update_me(patch: MergePatch, caller: CurrentCaller, db: DbDep) -> UserOut:
     return await service.update_me(db, caller.user_id, patch)
 
 
-@router.delete("/me", status_code=status.HTTP_204_NO_CONTENT, responses=problem_responses(401))
+@router.delete(
+    "/me",
+    operation_id="me_delete",
+    summary="Erase your account and every record of it",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(401),
+)
 async def erase_me(caller: CurrentCaller, db: DbDep) -> Response:
     await service.erase(db, caller.user_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -11,7 +11,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -32,7 +32,11 @@ TYPE_BASE = "https://paindiary.example/problems/"
 
 
 class ProblemError(BaseModel):
-    loc: list[str | int]
+    loc: list[str] = Field(
+        description="Where the fault is: the part of the request (`body`, `query`, `path`, "
+        "`header`), then field names and list indices, each as a string "
+        '(e.g. `["body", "items", "3", "pain"]`).'
+    )
     msg: str
 
 
@@ -81,6 +85,10 @@ class Conflict(AppError):
     status, slug = 409, "conflict"
 
 
+class NotAcceptable(AppError):
+    status, slug = 406, "not-acceptable"
+
+
 class PreconditionFailed(AppError):
     status, slug = 412, "precondition-failed"
 
@@ -95,7 +103,7 @@ class Invalid(AppError):
     status, slug = 422, "validation-error"
 
     def __init__(self, errors: Sequence[tuple[Sequence[str | int], str]], detail: str = "") -> None:
-        self.errors = [{"loc": list(loc), "msg": msg} for loc, msg in errors]
+        self.errors = [{"loc": [str(p) for p in loc], "msg": msg} for loc, msg in errors]
         super().__init__(detail or _summary(self.errors))
 
     @classmethod
@@ -172,7 +180,7 @@ def validation_errors(exc: ValidationError | RequestValidationError) -> list[dic
     """Pydantic errors as ``{loc, msg}``, never echoing the rejected input back."""
     out = []
     for err in exc.errors():
-        loc = [p for p in err.get("loc", ()) if isinstance(p, str | int)]
+        loc = [str(p) for p in err.get("loc", ()) if isinstance(p, str | int)]
         msg = err.get("msg", "invalid value")
         if err.get("type") == "extra_forbidden":
             msg = "unknown field"
@@ -309,8 +317,19 @@ _WHY = {
 }
 _HEADERS = {
     401: {"WWW-Authenticate": "`Bearer`: the scheme to authenticate with."},
+    429: {"Retry-After": "Seconds to wait before retrying."},
     503: {"Retry-After": "Seconds to wait before retrying."},
 }
+
+
+def _own_body(response: dict[str, Any]) -> bool:
+    """Whether a route declared its own body for an error status (``/readyz``'s 503 is
+    the readiness report), rather than FastAPI's validation error or none."""
+    schemas = [c.get("schema", {}) for c in response.get("content", {}).values()]
+    return any(
+        ref and not ref.endswith(("/HTTPValidationError", "/Problem"))
+        for ref in (s.get("$ref", "") for s in schemas)
+    )
 
 
 def document_problems(openapi: dict[str, Any]) -> None:
@@ -341,7 +360,7 @@ def document_problems(openapi: dict[str, Any]) -> None:
                 responses.setdefault(str(code), {"description": _WHY[code]})
             operation["responses"] = responses = dict(sorted(responses.items()))
             for code, response in responses.items():
-                if code[0] in "45":
+                if code[0] in "45" and not _own_body(response):
                     response["content"] = {PROBLEM_JSON: {"schema": PROBLEM_REF}}
                     if int(code) in _HEADERS:
                         response["headers"] = {

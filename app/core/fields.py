@@ -14,6 +14,7 @@ from pydantic import (
     Field,
     Strict,
     StringConstraints,
+    WithJsonSchema,
 )
 
 from app.core.errors import Invalid
@@ -111,6 +112,20 @@ OffsetDatetime = Annotated[
 ]
 #: A calendar date written YYYY-MM-DD.
 CalendarDate = Annotated[dt.date, BeforeValidator(_date_text)]
+#: A calendar date from ``EARLIEST`` through ``LATEST_AS_OF``. JSON Schema has no keyword
+#: for a date's range (pydantic would write its own ``ge``/``le``, which validators and
+#: generators ignore), so the schema states the same range as a pattern on the year.
+BoundedDate = Annotated[
+    CalendarDate,
+    Field(ge=EARLIEST, le=LATEST_AS_OF),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "format": "date",
+            "pattern": r"^(19[0-9]{2}|2[01][0-9]{2})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$",
+        }
+    ),
+]
 
 Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
 

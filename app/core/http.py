@@ -67,19 +67,41 @@ def _parse(header: str | None, name: str) -> set[int] | str | None:
 ENTITY_TAGS = {"pattern": r'^(\*|(W/)?"[^",]*"( *, *(W/)?"[^",]*")*)$'}
 
 
-async def preconditions(
-    if_match: str | None = Header(
-        default=None,
-        description='Version to update, e.g. `"3"`.',
-        json_schema_extra=ENTITY_TAGS,
-    ),
+_IF_MATCH = Header(
+    default=None,
+    description='Change only this version, e.g. `"3"` (`*`: any existing record); '
+    "another version is `412`.",
+    json_schema_extra=ENTITY_TAGS,
+)
+
+
+async def put_preconditions(
+    if_match: str | None = _IF_MATCH,
     if_none_match: str | None = Header(
         default=None,
-        description='On GET: `"3"` → `304` when unchanged; on PUT: `*` = create only.',
+        description="`*`: create only (`412` when the record exists); an entity tag: "
+        "replace unless the record is at that version.",
         json_schema_extra=ENTITY_TAGS,
     ),
 ) -> Preconditions:
+    """A ``PUT``'s preconditions: ``If-Match`` and ``If-None-Match``."""
     return Preconditions(if_match, if_none_match)
+
+
+async def write_preconditions(if_match: str | None = _IF_MATCH) -> Preconditions:
+    """A ``PATCH``'s or ``DELETE``'s precondition: ``If-Match``."""
+    return Preconditions(if_match, None)
+
+
+async def read_preconditions(
+    if_none_match: str | None = Header(
+        default=None,
+        description='The version you hold, e.g. `"3"`: `304` without a body while it is current.',
+        json_schema_extra=ENTITY_TAGS,
+    ),
+) -> Preconditions:
+    """A ``GET``'s precondition: ``If-None-Match``."""
+    return Preconditions(None, if_none_match)
 
 
 class ModelResponse(Response):

@@ -188,7 +188,9 @@ def _nul_errors(body: bytes, content_type: str) -> list[dict[str, Any]]:
         or (content_type.startswith("application/") and content_type.endswith("+json"))
     )
     if is_json and b"\\u0000" in body and _JSON_NUL.search(body):
-        return [{"loc": loc, "msg": NUL_MESSAGE} for loc in _json_nul_locations(body)]
+        return [
+            {"loc": [str(p) for p in loc], "msg": NUL_MESSAGE} for loc in _json_nul_locations(body)
+        ]
     return []
 
 

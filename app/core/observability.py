@@ -247,6 +247,7 @@ def _authorized(request: Request) -> bool:
 
 @router.get(
     "/metrics",
+    operation_id="metrics",
     summary="Prometheus metrics of this process",
     description=(
         "Prometheus text format (0.0.4): requests by method, route template and status, "
@@ -257,7 +258,10 @@ def _authorized(request: Request) -> bool:
     response_class=PlainTextResponse,
     responses={
         **problem_responses(401),
-        200: {"content": {"text/plain": {"schema": {"type": "string"}}}},
+        200: {
+            "description": "The metrics, in Prometheus text format.",
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+        },
     },
 )
 async def metrics(request: Request) -> Response:

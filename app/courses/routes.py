@@ -12,8 +12,10 @@ from app.records.routes import (
     DateTo,
     IdempotencyKeyHeader,
     MergePatch,
-    PreconditionsDep,
+    PutPreconditions,
+    ReadPreconditions,
     RecordId,
+    WritePreconditions,
     operation,
 )
 
@@ -28,7 +30,7 @@ async def put_course(
     record_id: RecordId,
     body: CourseIn,
     scope: CareWriteAccess,
-    pre: PreconditionsDep,
+    pre: PutPreconditions,
     request: Request,
 ) -> Response:
     return await record.put(scope, courses, record_id, body, pre, request)
@@ -45,20 +47,20 @@ async def create_course(
 
 
 @router.get(COURSE, **operation(courses, "get", CourseOut))
-async def get_course(record_id: RecordId, scope: ReadAccess, pre: PreconditionsDep) -> Response:
+async def get_course(record_id: RecordId, scope: ReadAccess, pre: ReadPreconditions) -> Response:
     return await record.get(scope, courses, record_id, pre)
 
 
 @router.patch(COURSE, **operation(courses, "patch", CourseOut, CourseIn))
 async def patch_course(
-    record_id: RecordId, body: MergePatch, scope: CareWriteAccess, pre: PreconditionsDep
+    record_id: RecordId, body: MergePatch, scope: CareWriteAccess, pre: WritePreconditions
 ) -> Response:
     return await record.patch(scope, courses, record_id, body, pre)
 
 
 @router.delete(COURSE, **operation(courses, "delete", CourseOut))
 async def delete_course(
-    record_id: RecordId, scope: CareWriteAccess, pre: PreconditionsDep
+    record_id: RecordId, scope: CareWriteAccess, pre: WritePreconditions
 ) -> Response:
     return await record.delete(scope, courses, record_id, pre)
 

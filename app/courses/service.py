@@ -27,6 +27,7 @@ _FIELDS = (
 class CourseKind(RecordKind[CourseIn, CourseOut]):
     name = "course"
     label = "treatment course"
+    collection = "courses"
     table = table_of(TreatmentCourse)
     schema = CourseIn
     order = ("start_date", "id")

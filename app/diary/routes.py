@@ -19,8 +19,10 @@ from app.records.routes import (
     DateTo,
     IdempotencyKeyHeader,
     MergePatch,
-    PreconditionsDep,
+    PutPreconditions,
+    ReadPreconditions,
     RecordId,
+    WritePreconditions,
     operation,
 )
 
@@ -32,6 +34,7 @@ ENTRY = "/v1/patients/{patient_id}/entries/{record_id}"
 
 @router.post(
     f"{ENTRIES}/batch",
+    operation_id="entries_batch",
     response_model=BatchResponse,
     summary="Write up to 500 entries at once; each item stands or falls alone",
     responses=problem_responses(401, 403, 404, 409, 413, 422, 429),
@@ -51,9 +54,16 @@ async def write_entries(
 
 @router.get(
     "/v1/patients/{patient_id}/entries.csv",
+    operation_id="entries_csv",
     summary="Every diary entry as CSV (one row per entry, lists joined with `;`)",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/csv": {}}}, **problem_responses(401, 404, 422)},
+    responses={
+        200: {
+            "description": "The entries, oldest first, with a header row.",
+            "content": {"text/csv": {"schema": {"type": "string"}}},
+        },
+        **problem_responses(401, 404, 422),
+    },
 )
 async def entries_as_csv(
     scope: ReadAccess, date_from: DateFrom = None, date_to: DateTo = None
@@ -71,7 +81,7 @@ async def put_entry(
     record_id: RecordId,
     body: EntryIn,
     scope: DiaryWriteAccess,
-    pre: PreconditionsDep,
+    pre: PutPreconditions,
     request: Request,
 ) -> Response:
     return await record.put(scope, entries, record_id, body, pre, request)
@@ -88,20 +98,20 @@ async def create_entry(
 
 
 @router.get(ENTRY, **operation(entries, "get", EntryOut))
-async def get_entry(record_id: RecordId, scope: ReadAccess, pre: PreconditionsDep) -> Response:
+async def get_entry(record_id: RecordId, scope: ReadAccess, pre: ReadPreconditions) -> Response:
     return await record.get(scope, entries, record_id, pre)
 
 
 @router.patch(ENTRY, **operation(entries, "patch", EntryOut, EntryIn))
 async def patch_entry(
-    record_id: RecordId, body: MergePatch, scope: DiaryWriteAccess, pre: PreconditionsDep
+    record_id: RecordId, body: MergePatch, scope: DiaryWriteAccess, pre: WritePreconditions
 ) -> Response:
     return await record.patch(scope, entries, record_id, body, pre)
 
 
 @router.delete(ENTRY, **operation(entries, "delete", EntryOut))
 async def delete_entry(
-    record_id: RecordId, scope: DiaryWriteAccess, pre: PreconditionsDep
+    record_id: RecordId, scope: DiaryWriteAccess, pre: WritePreconditions
 ) -> Response:
     return await record.delete(scope, entries, record_id, pre)
 

@@ -54,6 +54,7 @@ def check_entry_dates(body: EntryIn, local_date: dt.date, now: dt.datetime) -> N
 class EntryKind(RecordKind[EntryIn, EntryOut]):
     name = "entry"
     label = "diary entry"
+    collection = "entries"
     table = table_of(DiaryEntry)
     schema = EntryIn
     order = ("local_date", "recorded_at", "id")

@@ -10,27 +10,29 @@ import sqlalchemy as sa
 from app.access.service import access_log, links
 from app.accounts.schemas import UserOut
 from app.accounts.service import get_user, users
+from app.clinicians.schemas import ClinicianLinkOut
 from app.clinicians.service import share_codes
 from app.core.clock import utcnow
 from app.core.database import Database
 from app.courses.service import courses
 from app.diary.service import entries
+from app.export.schemas import ExportedAccess, ExportedShareCode, PatientExport
 from app.records.service import RecordKind
 from app.sessions.service import sessions
 
 
-async def export_patient(db: Database, patient_id: uuid.UUID) -> dict[str, Any]:
+async def export_patient(db: Database, patient_id: uuid.UUID) -> PatientExport:
     async with db.read() as conn:
         user = UserOut.model_validate(await get_user(conn, patient_id))
 
-        async def all_of(kind: RecordKind[Any, Any]) -> list[dict[str, Any]]:
+        async def all_of(kind: RecordKind[Any, Any]) -> list[Any]:
             table = kind.table
             rows = await conn.execute(
                 sa.select(table)
                 .where(table.c.patient_id == patient_id)
                 .order_by(*(table.c[c] for c in kind.order))
             )
-            return [kind.public(r).model_dump(mode="json") for r in rows.mappings()]
+            return [kind.public(r) for r in rows.mappings()]
 
         clinicians = await conn.execute(
             sa.select(links.c.clinician_id, links.c.linked_at, users.c.display_name, users.c.email)
@@ -53,27 +55,14 @@ async def export_patient(db: Database, patient_id: uuid.UUID) -> dict[str, Any]:
             .where(access_log.c.patient_id == patient_id)
             .order_by(access_log.c.at)
         )
-        return {
-            "exported_at": utcnow().isoformat(),
-            "account": user.model_dump(mode="json"),
-            "entries": await all_of(entries),
-            "courses": await all_of(courses),
-            "sessions": await all_of(sessions),
-            "clinician_links": [_json(r) for r in clinicians.mappings()],
-            "share_codes": [
-                _json(r) for r in codes.mappings()
-            ],  # the codes themselves are not kept
-            "access_log": [_json(r) for r in log.mappings()],
-        }
-
-
-def _json(row: Any) -> dict[str, Any]:
-    return {
-        key: value.isoformat()
-        if hasattr(value, "isoformat")
-        else str(value)
-        if isinstance(value, uuid.UUID)
-        else value
-        for key, value in dict(row).items()
-        if key != "patient_id"
-    }
+        return PatientExport(
+            exported_at=utcnow(),
+            account=user,
+            entries=await all_of(entries),
+            courses=await all_of(courses),
+            sessions=await all_of(sessions),
+            clinician_links=[ClinicianLinkOut.model_validate(r) for r in clinicians.mappings()],
+            # The codes themselves are not kept.
+            share_codes=[ExportedShareCode.model_validate(r) for r in codes.mappings()],
+            access_log=[ExportedAccess.model_validate(r) for r in log.mappings()],
+        )

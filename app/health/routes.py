@@ -1,9 +1,10 @@
 """/healthz (process up) and /readyz (database reachable, migrations at head)."""
 
-from typing import Any
+from typing import Literal
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 from app.core.deps import DbDep
 from app.health.service import readiness
@@ -11,16 +12,33 @@ from app.health.service import readiness
 router = APIRouter(tags=["operations"])
 
 
-@router.get("/healthz", summary="The process is up")
-async def healthz() -> dict[str, str]:
-    return {"status": "ok"}
+class Health(BaseModel):
+    status: Literal["ok"]
+
+
+class Readiness(BaseModel):
+    """Whether this process can serve the API; the keys present depend on what failed."""
+
+    status: Literal["ok", "unavailable"]
+    database: Literal["reachable", "unreachable"]
+    migration: str | None = None
+    expected_migration: str | None = None
+    error: str | None = None
+
+
+@router.get("/healthz", operation_id="healthz", summary="The process is up")
+async def healthz() -> Health:
+    return Health(status="ok")
 
 
 @router.get(
     "/readyz",
+    operation_id="readyz",
     summary="The database is reachable and migrated to the latest revision",
-    responses={503: {"description": "Not ready; the body says why"}},
+    response_model=Readiness,
+    response_model_exclude_unset=True,
+    responses={503: {"model": Readiness, "description": "Not ready; the body says why"}},
 )
-async def readyz(db: DbDep) -> Any:
+async def readyz(db: DbDep) -> JSONResponse:
     report = await readiness(db)
     return JSONResponse(report, status_code=200 if report["status"] == "ok" else 503)

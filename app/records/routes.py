@@ -20,13 +20,24 @@ from pydantic import BaseModel
 from app.access.service import PatientScope
 from app.core.errors import problem_responses
 from app.core.fields import CalendarDate, check_date_range
-from app.core.http import ModelResponse, Preconditions, etag, preconditions
+from app.core.http import (
+    ModelResponse,
+    Preconditions,
+    etag,
+    put_preconditions,
+    read_preconditions,
+    write_preconditions,
+)
 from app.core.pagination import Page
 from app.records import service as records
 from app.records.idempotency import idempotent
 from app.records.service import RecordKind, WriteResult
 
-PreconditionsDep = Annotated[Preconditions, Depends(preconditions)]
+#: The conditional headers each method reads (and declares): PUT both, PATCH and DELETE
+#: ``If-Match``, GET ``If-None-Match``.
+PutPreconditions = Annotated[Preconditions, Depends(put_preconditions)]
+WritePreconditions = Annotated[Preconditions, Depends(write_preconditions)]
+ReadPreconditions = Annotated[Preconditions, Depends(read_preconditions)]
 RecordId = Annotated[uuid.UUID, Path(description="The record's id: a UUID the client chose.")]
 IdempotencyKeyHeader = Annotated[
     str | None,
@@ -57,50 +68,84 @@ def operation(
     out_schema: type[BaseModel],
     body_schema: type[BaseModel] | None = None,
 ) -> dict[str, Any]:
-    """The route decorator's arguments for ``action`` on ``kind``: status, summary, the
-    response model and the problems it can answer with (``body_schema`` for ``patch``)."""
+    """The route decorator's arguments for ``action`` on ``kind``: the operationId
+    (``entries_put``…), status, summary, the response model with the headers it comes with,
+    and the problems it can answer with (``body_schema`` for ``patch``)."""
     label = kind.label
+    common = {"operation_id": f"{kind.collection}_{action}"}
     if action == "put":
-        return {
+        return common | {
             "response_model": out_schema,
             "summary": f"Create or replace a {label} at a client-chosen id",
             "responses": {
-                201: {"model": out_schema, "description": "Created"},
+                200: {"description": "Replaced (or unchanged)", "headers": ETAG_HEADER},
+                201: {
+                    "model": out_schema,
+                    "description": "Created",
+                    "headers": ETAG_HEADER | LOCATION_HEADER,
+                },
                 **problem_responses(401, 403, 404, 412, 422, 429),
             },
         }
     if action == "create":
-        return {
+        return common | {
             "response_model": out_schema,
             "status_code": status.HTTP_201_CREATED,
             "summary": f"Create a {label} with a server-chosen id",
-            "responses": problem_responses(401, 403, 404, 409, 412, 422, 429),
+            "responses": {
+                201: {"description": "Created", "headers": ETAG_HEADER | LOCATION_HEADER},
+                # 409: the Idempotency-Key is in use; 412: the body's id is taken.
+                **problem_responses(401, 403, 404, 409, 412, 422, 429),
+            },
         }
     if action == "get":
-        return {
+        return common | {
             "response_model": out_schema,
             "summary": f"Read one {label}",
-            "responses": {304: {"description": "Not modified"}, **problem_responses(401, 404)},
+            "responses": {
+                200: {"description": "The record", "headers": ETAG_HEADER},
+                304: {"description": "Not modified", "headers": ETAG_HEADER},
+                **problem_responses(401, 404),
+            },
         }
     if action == "patch":
         assert body_schema is not None, "a merge patch is documented from the PUT body"
-        return {
+        return common | {
             "response_model": out_schema,
             "summary": f"Change some fields of a {label} (JSON merge patch)",
-            "responses": problem_responses(401, 403, 404, 412, 422, 429),
-            "openapi_extra": _merge_patch_body(body_schema),
+            "responses": {
+                200: {"description": "Changed (or unchanged)", "headers": ETAG_HEADER},
+                **problem_responses(401, 403, 404, 412, 422, 429),
+            },
+            "openapi_extra": merge_patch_body(body_schema),
         }
     if action == "delete":
-        return {
+        return common | {
             "status_code": status.HTTP_204_NO_CONTENT,
             "summary": f"Delete a {label} (a tombstone stays for sync)",
             "responses": problem_responses(401, 403, 404, 412, 429),
         }
-    return {
+    return common | {
         "response_model": Page[out_schema],  # type: ignore[valid-type]
         "summary": f"List {label} records, newest first",
         "responses": problem_responses(401, 404, 422),
     }
+
+
+#: The response headers a record's responses carry, as OpenAPI declares them.
+ETAG_HEADER = {
+    "ETag": {
+        "description": 'The record\'s version as a strong entity tag, e.g. `"3"`: send it back '
+        "in `If-Match` to update that version, in `If-None-Match` to revalidate.",
+        "schema": {"type": "string"},
+    }
+}
+LOCATION_HEADER = {
+    "Location": {
+        "description": "The path of the record created.",
+        "schema": {"type": "string"},
+    }
+}
 
 
 async def put(
@@ -202,7 +247,7 @@ def _written(result: WriteResult[Any], location: str) -> Response:
     return ModelResponse(result.record, headers=headers)
 
 
-def _merge_patch_body(model: type[BaseModel]) -> dict[str, Any]:
+def merge_patch_body(model: type[BaseModel]) -> dict[str, Any]:
     """OpenAPI for a merge patch of ``model`` (the handler takes a plain object, which
     FastAPI would document as any object at all): its fields, none required, and `null`
     for every field that has a default (RFC 7396: null removes it, so the default applies)."""

@@ -38,6 +38,7 @@ class RecordKind(Generic[InT, OutT]):
 
     name: ClassVar[str]  # "entry", "course", "session": the changes feed's `type`
     label: ClassVar[str]  # "diary entry": used in messages
+    collection: ClassVar[str]  # "entries": its path segment and its operationIds' prefix
     table: ClassVar[sa.Table]
     schema: ClassVar[type[BaseModel]]  # the request body (InT)
     #: Columns of the list order, newest first; the last one is unique (the id).

@@ -13,8 +13,10 @@ from app.records.routes import (
     DateTo,
     IdempotencyKeyHeader,
     MergePatch,
-    PreconditionsDep,
+    PutPreconditions,
+    ReadPreconditions,
     RecordId,
+    WritePreconditions,
     operation,
 )
 from app.sessions.acupoints import ALIASES, POINTS
@@ -32,7 +34,7 @@ async def put_session(
     record_id: RecordId,
     body: SessionIn,
     scope: CareWriteAccess,
-    pre: PreconditionsDep,
+    pre: PutPreconditions,
     request: Request,
 ) -> Response:
     return await record.put(scope, sessions, record_id, body, pre, request)
@@ -49,20 +51,20 @@ async def create_session(
 
 
 @router.get(SESSION, **operation(sessions, "get", SessionOut))
-async def get_session(record_id: RecordId, scope: ReadAccess, pre: PreconditionsDep) -> Response:
+async def get_session(record_id: RecordId, scope: ReadAccess, pre: ReadPreconditions) -> Response:
     return await record.get(scope, sessions, record_id, pre)
 
 
 @router.patch(SESSION, **operation(sessions, "patch", SessionOut, SessionIn))
 async def patch_session(
-    record_id: RecordId, body: MergePatch, scope: CareWriteAccess, pre: PreconditionsDep
+    record_id: RecordId, body: MergePatch, scope: CareWriteAccess, pre: WritePreconditions
 ) -> Response:
     return await record.patch(scope, sessions, record_id, body, pre)
 
 
 @router.delete(SESSION, **operation(sessions, "delete", SessionOut))
 async def delete_session(
-    record_id: RecordId, scope: CareWriteAccess, pre: PreconditionsDep
+    record_id: RecordId, scope: CareWriteAccess, pre: WritePreconditions
 ) -> Response:
     return await record.delete(scope, sessions, record_id, pre)
 
@@ -104,6 +106,7 @@ _ACUPOINTS = AcupointList(
 
 @router.get(
     "/v1/reference/acupoints",
+    operation_id="acupoints_list",
     response_model=AcupointList,
     tags=["reference"],
     summary="Every accepted acupuncture point code (WHO 2008) with its meridian",

@@ -32,6 +32,7 @@ _SCALARS = (
 class SessionKind(RecordKind[SessionIn, SessionOut]):
     name = "session"
     label = "session event"
+    collection = "sessions"
     table = table_of(SessionEvent)
     schema = SessionIn
     order = ("occurred_at", "id")

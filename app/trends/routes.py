@@ -8,18 +8,19 @@ from fastapi import APIRouter, Query
 from app.access.deps import ReadAccess
 from app.core.deps import DbDep, HeavyWorkDep, SummaryCacheDep
 from app.core.errors import problem_responses
-from app.core.fields import EARLIEST, LATEST_AS_OF, CalendarDate
+from app.core.fields import BoundedDate
 from app.core.http import JSONBytesResponse
 from app.trends import service
 from app.trends.schemas import CourseSummary, PatientSummary
 
 router = APIRouter(prefix="/v1/patients/{patient_id}", tags=["trends"])
 
-DateParam = Annotated[CalendarDate, Query(ge=EARLIEST, le=LATEST_AS_OF)]
+DateParam = Annotated[BoundedDate, Query()]
 
 
 @router.get(
     "/courses/{course_id}/summary",
+    operation_id="course_summary_get",
     response_model=CourseSummary,
     summary="Is the course working? Baseline vs now, IMMPACT category, trend, sessions",
     responses=problem_responses(401, 404, 422, 503),
@@ -41,6 +42,7 @@ async def course_summary(
 
 @router.get(
     "/summary",
+    operation_id="patient_summary_get",
     response_model=PatientSummary,
     summary="Daily series, weekly means, trend and factors for any window",
     responses=problem_responses(401, 404, 422, 503),
