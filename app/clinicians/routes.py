@@ -1,9 +1,9 @@
 """Sharing, links, the clinician's patient list, reports, chart and access log (§7)."""
 
 import uuid
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Header, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 
 from app.access.deps import ReadAccess
@@ -11,6 +11,7 @@ from app.clinicians import fhir_export, overview, report, service
 from app.clinicians.schemas import (
     AccessLogOut,
     ClinicianLinkOut,
+    FhirBundle,
     LinkOut,
     LinkRequest,
     PatientOverview,
@@ -19,20 +20,23 @@ from app.clinicians.schemas import (
     ShareCodeRequest,
 )
 from app.core.deps import (
+    CurrentCaller,
     CurrentClinician,
     CurrentPatient,
     DbDep,
     HeavyWorkDep,
     client_address,
 )
-from app.core.errors import NotFound, problem_responses
+from app.core.errors import NotAcceptable, NotFound, problem_responses
 from app.core.fields import EARLIEST, LATEST_AS_OF, CalendarDate
 from app.core.http import JSONBytesResponse
+from app.core.negotiation import preferred
 from app.core.pagination import CursorParam, LimitParam, Page, decode_cursor
 from app.records.routes import DateFrom, DateTo
 
 router = APIRouter(prefix="/v1", tags=["clinicians"])
 
+JSON = "application/json"
 FHIR_JSON = "application/fhir+json"
 AsOf = Annotated[
     CalendarDate | None,
@@ -46,6 +50,7 @@ AsOf = Annotated[
 
 @router.post(
     "/patients/me/share-codes",
+    operation_id="share_codes_create",
     status_code=status.HTTP_201_CREATED,
     response_model=ShareCodeOut,
     summary="Create a single-use code that links one clinician to your data",
@@ -60,6 +65,7 @@ async def create_share_code(
 
 @router.post(
     "/links",
+    operation_id="links_create",
     status_code=status.HTTP_201_CREATED,
     response_model=LinkOut,
     summary="Redeem a patient's share code (clinicians)",
@@ -83,6 +89,7 @@ async def redeem_share_code(
 
 @router.get(
     "/patients/me/links",
+    operation_id="links_list",
     response_model=list[ClinicianLinkOut],
     summary="Clinicians who can see your data",
     responses=problem_responses(401, 403),
@@ -93,6 +100,7 @@ async def list_links(caller: CurrentPatient, db: DbDep) -> list[ClinicianLinkOut
 
 @router.delete(
     "/patients/me/links/{clinician_id}",
+    operation_id="links_delete",
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Revoke a clinician's access (effective immediately)",
     responses=problem_responses(401, 403, 404),
@@ -104,6 +112,7 @@ async def revoke_link(clinician_id: uuid.UUID, caller: CurrentPatient, db: DbDep
 
 @router.get(
     "/patients/me/access-log",
+    operation_id="access_log_list",
     response_model=Page[AccessLogOut],
     summary="Who read or wrote your data, when, and which path",
     responses=problem_responses(401, 403, 422),
@@ -119,6 +128,7 @@ async def access_log(
 
 @router.get(
     "/patients",
+    operation_id="patients_list",
     response_model=Page[PatientOverview],
     summary="Your linked patients at a glance (clinicians)",
     responses=problem_responses(401, 403, 422),
@@ -143,44 +153,87 @@ async def list_patients(
     return JSONBytesResponse(body)
 
 
+#: The report's representations, the favourite first: a tie is JSON (§7).
+REPORT_MEDIA_TYPES = (JSON, f"{FHIR_JSON}; fhirVersion=4.0")
+_VARY = {"Vary": "Accept"}
+
+
+async def report_media_type(request: Request, _: CurrentCaller) -> str:
+    """Which of :data:`REPORT_MEDIA_TYPES` the client prefers by its ``Accept`` (RFC 9110
+    §12.5.1, :mod:`app.core.negotiation`), or ``406``. Decided after authentication (an
+    unauthenticated request is ``401`` whatever it accepts) and before the access check, so
+    a report that cannot be sent is neither read nor written to the patient's access log."""
+    fields = request.headers.getlist("accept")  # several fields are one comma-separated list
+    chosen = preferred(", ".join(fields) if fields else None, REPORT_MEDIA_TYPES)
+    if chosen is None:
+        raise NotAcceptable(
+            "The report is sent as `application/json` or as `application/fhir+json` "
+            "(FHIR R4); `Accept` allows neither.",
+            headers=_VARY,
+        )
+    return chosen
+
+
+ReportMediaType = Annotated[str, Depends(report_media_type)]
+
+
 @router.get(
     "/patients/{patient_id}/report",
-    response_model=Report,
+    operation_id="report_get",
+    # Documentation only (the route sends its own responses): both schemas become
+    # components, and `responses` says which media type carries which.
+    response_model=Report | FhirBundle,
+    response_class=Response,
     summary="The clinician's report: course summaries, recent entries, sessions",
-    description="With `Accept: application/fhir+json`, a FHIR R4 `Bundle` (type "
-    "`collection`) of the Patient, an Observation per entry value and a Procedure per "
-    "session; `from`/`to` bound the entries and sessions it holds (default: all).",
+    description="`Accept` chooses the form (RFC 9110 §12.5.1 weights): a FHIR R4 `Bundle` "
+    "(type `collection`) of the Patient, an Observation per entry value and a Procedure per "
+    "session when `application/fhir+json` weighs more than `application/json`, else JSON; "
+    "`406` when it accepts neither. `from`/`to` bound the entries and sessions it holds "
+    "(default: all).",
     responses={
         200: {
+            "description": "The report, as JSON or as a FHIR R4 Bundle.",
             "content": {
-                "application/json": {"schema": {"$ref": "#/components/schemas/Report"}},
-                FHIR_JSON: {"schema": {"type": "object", "description": "FHIR R4 Bundle"}},
-            }
+                JSON: {"schema": {"$ref": "#/components/schemas/Report"}},
+                FHIR_JSON: {"schema": {"$ref": "#/components/schemas/FhirBundle"}},
+            },
         },
         **problem_responses(401, 404, 422),
+        406: {
+            **problem_responses(406)[406],
+            "description": "`Accept` allows neither `application/json` nor "
+            "`application/fhir+json`.",
+        },
     },
 )
 async def patient_report(
+    media_type: ReportMediaType,
     scope: ReadAccess,
     db: DbDep,
     heavy: HeavyWorkDep,
     as_of: AsOf = None,
     date_from: DateFrom = None,
     date_to: DateTo = None,
-    accept: Annotated[str | None, Header()] = None,
-) -> Any:
-    if accept and FHIR_JSON in accept:
-        chunks = await fhir_export.fhir_report(db, scope.patient_id, date_from, date_to)
-        return StreamingResponse(chunks, media_type=FHIR_JSON)
-    body = await report.json_report(db, heavy, scope.patient_id, as_of, date_from, date_to)
-    return JSONBytesResponse(body)
+) -> Response:
+    if media_type == JSON:
+        body = await report.json_report(db, heavy, scope.patient_id, as_of, date_from, date_to)
+        return JSONBytesResponse(body, headers=_VARY)
+    chunks = await fhir_export.fhir_report(db, scope.patient_id, date_from, date_to)
+    return StreamingResponse(chunks, media_type=FHIR_JSON, headers=_VARY)
 
 
 @router.get(
     "/patients/{patient_id}/report/chart.svg",
+    operation_id="report_chart",
     response_class=Response,
     summary="Daily pain, 7-day mean, sessions and baseline over a course, as SVG",
-    responses={200: {"content": {"image/svg+xml": {}}}, **problem_responses(401, 404, 422)},
+    responses={
+        200: {
+            "description": "The chart, an SVG image.",
+            "content": {"image/svg+xml": {"schema": {"type": "string"}}},
+        },
+        **problem_responses(401, 404, 422),
+    },
 )
 async def patient_chart(
     scope: ReadAccess,
