@@ -28,7 +28,7 @@ from app.core.deps import (
     client_address,
 )
 from app.core.errors import NotAcceptable, NotFound, problem_responses
-from app.core.fields import EARLIEST, LATEST_AS_OF, CalendarDate
+from app.core.fields import BoundedDate
 from app.core.http import JSONBytesResponse
 from app.core.negotiation import preferred
 from app.core.pagination import CursorParam, LimitParam, Page, decode_cursor
@@ -39,12 +39,8 @@ router = APIRouter(prefix="/v1", tags=["clinicians"])
 JSON = "application/json"
 FHIR_JSON = "application/fhir+json"
 AsOf = Annotated[
-    CalendarDate | None,
-    Query(
-        ge=EARLIEST,
-        le=LATEST_AS_OF,
-        description="Summaries as of this day; default today in the patient's zone.",
-    ),
+    BoundedDate | None,
+    Query(description="Summaries as of this day; default today in the patient's zone."),
 ]
 
 

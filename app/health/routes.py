@@ -5,6 +5,7 @@ from typing import Literal
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from typing_extensions import TypeAliasType
 
 from app.core.deps import DbDep
 from app.health.service import readiness
@@ -16,11 +17,16 @@ class Health(BaseModel):
     status: Literal["ok"]
 
 
+# Named aliases: OpenAPI lists each once, as a component clients turn into a type.
+ReadinessStatus = TypeAliasType("ReadinessStatus", Literal["ok", "unavailable"])
+DatabaseState = TypeAliasType("DatabaseState", Literal["reachable", "unreachable"])
+
+
 class Readiness(BaseModel):
     """Whether this process can serve the API; the keys present depend on what failed."""
 
-    status: Literal["ok", "unavailable"]
-    database: Literal["reachable", "unreachable"]
+    status: ReadinessStatus
+    database: DatabaseState
     migration: str | None = None
     expected_migration: str | None = None
     error: str | None = None
