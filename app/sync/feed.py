@@ -19,9 +19,14 @@ from app.diary.service import entries
 from app.records.changes import tombstones
 from app.records.service import RecordKind
 from app.sessions.service import sessions
-from app.sync.schemas import Change, ChangesPage
+from app.sync.schemas import ChangesPage, CourseChange, EntryChange, SessionChange
 
 KINDS: dict[str, RecordKind[Any, Any]] = {"course": courses, "entry": entries, "session": sessions}
+CHANGE_MODELS: dict[str, type[EntryChange | SessionChange | CourseChange]] = {
+    "course": CourseChange,
+    "entry": EntryChange,
+    "session": SessionChange,
+}
 START = (0, "", uuid.UUID(int=0))
 
 
@@ -85,7 +90,7 @@ async def changes_since(
             for record in found.mappings():
                 data[(name, record["id"])] = kind.public(record)
     changes = [
-        Change.model_construct(
+        CHANGE_MODELS[row.type].model_construct(
             type=row.type,
             id=row.id,
             op=row.op,

@@ -17,6 +17,7 @@ router = APIRouter(tags=["sync"])
 
 @router.get(
     "/v1/patients/{patient_id}/changes",
+    operation_id="changes_list",
     response_model=ChangesPage,
     summary="Every change after a cursor: upserts with their newest state, and deletes",
     responses=problem_responses(401, 404, 422),
