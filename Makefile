@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run migrate demo test lint format lock audit bench clean
+.PHONY: install tools run migrate demo test lint format lock audit bench clean
 
 $(BIN)/.installed: pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "paindiary needs Python 3.11 or newer")'
@@ -18,6 +18,17 @@ $(BIN)/.installed: pyproject.toml constraints.txt
 	@touch $@
 
 install: $(BIN)/.installed
+
+# The Node.js tools of the OpenAPI client checks (tests/openapi), as tools/package-lock.json
+# pins them. (openapi-generator comes with the Python dev dependencies and runs on Java.)
+TOOLS := tools/node_modules/.installed
+
+$(TOOLS): tools/package.json tools/package-lock.json
+	@command -v npm >/dev/null 2>&1 || { echo "make: npm is missing: install Node.js >= 20.19 with npm (Debian: apt-get install nodejs npm)" >&2; exit 1; }
+	npm ci --prefix tools --no-audit --no-fund
+	@touch $@
+
+tools: $(TOOLS)
 
 run: install
 	PAINDIARY_DEV_MODE=$${PAINDIARY_DEV_MODE:-true} $(BIN)/paindiary serve --host $(HOST) --port $(PORT)
@@ -35,7 +46,7 @@ lint: install
 	$(BIN)/mypy app bench tests
 
 # Two workers (one database of each kind per worker): the suite is mostly waiting on I/O.
-test: lint
+test: lint $(TOOLS)
 	$(BIN)/pytest -q -n 2
 
 format: install
@@ -63,4 +74,4 @@ bench: install
 	$(BIN)/python bench/run.py
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache *.egg-info
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache *.egg-info tools/node_modules
