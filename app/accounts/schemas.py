@@ -16,6 +16,7 @@ from pydantic import (
     StringConstraints,
     model_validator,
 )
+from typing_extensions import TypeAliasType
 
 from app.core.fields import drop_server_fields
 
@@ -34,7 +35,8 @@ TimeZoneName = Annotated[
     str, Field(max_length=64, examples=["Europe/Berlin"]), AfterValidator(_iana)
 ]
 DisplayName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-Role = Literal["patient", "clinician"]
+# A named alias: OpenAPI lists it once, as a component clients turn into a type.
+Role = TypeAliasType("Role", Literal["patient", "clinician"])
 ACCOUNT_SERVER_FIELDS = frozenset({"id"})
 
 

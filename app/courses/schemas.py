@@ -16,16 +16,18 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from typing_extensions import TypeAliasType
 
 from app.core.fields import EARLIEST, CalendarDate, Text200, Text2000, drop_server_fields
 
-Condition = Literal[
+# Each enum a named alias: OpenAPI lists it once, as a component clients turn into a type.
+Condition = TypeAliasType("Condition", Literal[
     "neck_pain", "low_back_pain", "osteoarthritis", "tension_headache", "migraine",
     "fibromyalgia", "postoperative_pain", "neuropathy", "other",
-]  # fmt: skip
-Modality = Literal[
-    "acupuncture", "electroacupuncture", "dry_needling", "medical_acupuncture", "other"
-]
+])  # fmt: skip
+Modality = TypeAliasType("Modality", Literal[
+    "acupuncture", "electroacupuncture", "dry_needling", "medical_acupuncture", "other",
+])  # fmt: skip
 LATEST = dt.date(2199, 12, 31)
 CourseDate = Annotated[CalendarDate, Field(ge=EARLIEST, le=LATEST)]
 

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError, WithJsonSchema
+from typing_extensions import TypeAliasType
 
 from app.core.clock import utcnow
 from app.core.database import Database, one_of
@@ -19,7 +20,10 @@ from app.records import changes
 from app.records.service import is_unchanged, new_row
 
 MAX_ITEMS = 500
-Status = Literal["created", "updated", "unchanged", "conflict", "invalid"]
+# A named alias: OpenAPI lists it once, as a component clients turn into a type.
+BatchStatus = TypeAliasType(
+    "BatchStatus", Literal["created", "updated", "unchanged", "conflict", "invalid"]
+)
 
 
 class BatchItem(EntryIn):
@@ -55,7 +59,7 @@ class BatchItemError(BaseModel):
 
 class BatchResult(BaseModel):
     id: uuid.UUID | None
-    status: Status
+    status: BatchStatus
     version: int | None = None
     errors: list[BatchItemError] | None = None
 
@@ -64,7 +68,7 @@ class BatchResponse(BaseModel):
     results: list[BatchResult]
 
 
-def _result(record_id: uuid.UUID, status: Status, version: int | None) -> BatchResult:
+def _result(record_id: uuid.UUID, status: BatchStatus, version: int | None) -> BatchResult:
     """The outcome of an item that was applied or weighed (validated: cheaper than
     ``model_construct`` with pydantic 2.14, docs/performance.md)."""
     return BatchResult(id=record_id, status=status, version=version)

@@ -14,6 +14,7 @@ from pydantic import (
     StringConstraints,
     model_validator,
 )
+from typing_extensions import TypeAliasType
 
 from app.core.fields import (
     CalendarDate,
@@ -26,25 +27,27 @@ from app.core.fields import (
     unique,
 )
 
-Region = Literal[
+# Each enum a named alias: OpenAPI lists it once, as a component clients turn into a type.
+BodyRegion = TypeAliasType("BodyRegion", Literal[
     "head", "face", "jaw", "neck", "shoulder", "upper_back", "lower_back", "chest", "abdomen",
     "pelvis", "hip", "arm", "elbow", "forearm", "wrist", "hand", "thigh", "knee", "lower_leg",
     "ankle", "foot", "whole_body",
-]  # fmt: skip
-Side = Literal["left", "right", "both", "midline"]
-Quality = Literal[
+])  # fmt: skip
+Side = TypeAliasType("Side", Literal["left", "right", "both", "midline"])
+PainQuality = TypeAliasType("PainQuality", Literal[
     "aching", "sharp", "stabbing", "burning", "throbbing", "shooting", "dull", "tingling",
     "cramping", "stiff", "migrating",
-]  # fmt: skip
+])  # fmt: skip
+MedicationKind = TypeAliasType("MedicationKind", Literal["preventive", "as_needed"])
 
 
 class PainSite(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    region: Region
+    region: BodyRegion
     side: Side | None = None
     intensity: Score | None = None
-    qualities: Annotated[list[Quality], AfterValidator(unique)] = Field(
+    qualities: Annotated[list[PainQuality], AfterValidator(unique)] = Field(
         default_factory=list, max_length=50, description="A set: duplicates are dropped."
     )
 
@@ -55,7 +58,7 @@ class Medication(BaseModel):
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
     dose: OptionalNumber = Field(default=None, gt=0, le=1e9)
     unit: Annotated[str, StringConstraints(strip_whitespace=True, max_length=20)] | None = None
-    kind: Literal["preventive", "as_needed"]
+    kind: MedicationKind
 
 
 class EntryIn(BaseModel):

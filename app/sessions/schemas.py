@@ -7,6 +7,7 @@ import uuid
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, model_validator
+from typing_extensions import TypeAliasType
 
 from app.core.fields import (
     OffsetDatetime,
@@ -20,9 +21,10 @@ from app.core.fields import (
 from app.courses.schemas import Modality
 from app.sessions.acupoints import normalise_point
 
-AdverseEvent = Literal[
-    "bruising", "bleeding", "soreness", "dizziness", "fainting", "fatigue", "other"
-]
+# A named alias: OpenAPI lists it once, as a component clients turn into a type.
+AdverseEvent = TypeAliasType("AdverseEvent", Literal[
+    "bruising", "bleeding", "soreness", "dizziness", "fainting", "fatigue", "other",
+])  # fmt: skip
 
 
 def _points(raw: list[str]) -> list[str]:

@@ -8,6 +8,7 @@ import uuid
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from typing_extensions import TypeAliasType
 
 from app.trends.stats import BaselineMethod, Category, Direction, WarningCode
 
@@ -24,6 +25,9 @@ round3_memo = functools.lru_cache(maxsize=4096)(round3)
 
 #: A float rounded to 3 decimals (when the model is built from the statistics).
 R3 = Annotated[float, AfterValidator(round3_memo), Field(description="Rounded to 3 decimals.")]
+
+#: What pain is correlated with (a named alias: one OpenAPI component, like stats' enums).
+Factor = TypeAliasType("Factor", Literal["stress", "sleep_hours"])
 
 
 class _Out(BaseModel):
@@ -85,7 +89,7 @@ class SessionRelief(_Out):
 
 
 class FactorOut(_Out):
-    factor: Literal["stress", "sleep_hours"]
+    factor: Factor
     rho: R3 | None
     p_value: R3 | None
     n: int

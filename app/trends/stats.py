@@ -18,17 +18,25 @@ from dataclasses import dataclass, field
 from statistics import fmean
 from typing import Literal
 
+from typing_extensions import TypeAliasType
+
 from app.trends import robust
 
-BaselineMethod = Literal["pre_course", "early_course"]
-Category = Literal["substantial", "moderate", "minimal", "unchanged", "worse"]
-Direction = Literal["improving", "worsening", "no_clear_trend"]
-WarningCode = Literal[
-    "insufficient_baseline",
-    "insufficient_recent_data",
-    "insufficient_data_for_trend",
-    "window_truncated",
-]
+# Named aliases: OpenAPI lists each once, as a component clients turn into a type.
+BaselineMethod = TypeAliasType("BaselineMethod", Literal["pre_course", "early_course"])
+Category = TypeAliasType(
+    "Category", Literal["substantial", "moderate", "minimal", "unchanged", "worse"]
+)
+Direction = TypeAliasType("Direction", Literal["improving", "worsening", "no_clear_trend"])
+WarningCode = TypeAliasType(
+    "WarningCode",
+    Literal[
+        "insufficient_baseline",
+        "insufficient_recent_data",
+        "insufficient_data_for_trend",
+        "window_truncated",
+    ],
+)
 
 HIGH_PAIN = 7  # a day with mean pain ≥ 7 is a high-pain day
 MIN_WINDOW_DAYS = 3  # baseline, current and response windows need this many days with data
