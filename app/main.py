@@ -222,6 +222,7 @@ def _finish_openapi(app: FastAPI) -> None:
         for path, operations in schema["paths"].items():
             for operation in operations.values():
                 _path_parameters_in_path_order(path, operation)
+                _optional_parameters_are_absent_not_null(operation)
                 operation.setdefault("security", [])
         app.openapi_schema = schema
         return schema
@@ -241,6 +242,27 @@ def _path_parameters_in_path_order(path: str, operation: dict[str, Any]) -> None
         (p for p in parameters if p["in"] == "path"), key=lambda p: place.get(p["name"], 0)
     )
     operation["parameters"] = in_path + [p for p in parameters if p["in"] != "path"]
+
+
+def _optional_parameters_are_absent_not_null(operation: dict[str, Any]) -> None:
+    """A query or header parameter typed ``X | None`` is optional: a client leaves it out,
+    it never sends ``null`` (which a query string or header cannot even say). FastAPI
+    writes ``anyOf: [X, {type: null}]``, which tools read as "send the text null": write
+    ``X``."""
+    for parameter in operation.get("parameters", ()):
+        schema = parameter.get("schema", {})
+        variants = schema.get("anyOf")
+        if parameter["in"] != "path" and variants and {"type": "null"} in variants:
+            rest = [v for v in variants if v != {"type": "null"}]
+            others = {k: v for k, v in schema.items() if k != "anyOf"}
+            parameter["schema"] = (
+                {**rest[0], **others}
+                if len(rest) == 1
+                else {
+                    "anyOf": rest,
+                    **others,
+                }
+            )
 
 
 def _names_in(path: str) -> list[str]:

@@ -24,14 +24,14 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from operator import attrgetter
-from typing import Any, Literal, NamedTuple
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.access.service import links
-from app.clinicians.schemas import ActiveCourse, PatientOverview
+from app.clinicians.schemas import ActiveCourse, Attention, PatientOverview, PatientSort
 from app.clinicians.service import users
 from app.core.cache import VersionedCache
 from app.core.database import Database, table_of
@@ -51,7 +51,6 @@ SILENT_AFTER_DAYS = 7
 ROWS_KEPT = 10_000
 #: Patients per recomputing query (bind parameters stay far below every driver's limit).
 IDS_PER_QUERY = 1000
-Sort = Literal["name", "attention"]
 #: (patient id, change position, account version, patient's local date, UTC's date)
 RowKey = tuple[uuid.UUID, int | None, int, dt.date, dt.date]
 
@@ -104,7 +103,7 @@ async def patient_list_json(
     db: Database,
     rows: PatientRows,
     clinician_id: uuid.UUID,
-    sort: Sort,
+    sort: PatientSort,
     offset: int,
     limit: int,
     now: dt.datetime | None = None,
@@ -258,7 +257,7 @@ def _overview(patient: _Patient, days: list[stats.Day], course: Any) -> PatientO
         pct = None if pct is None else round(pct, 3)
         category = stats.category(pct)
         active = ActiveCourse(id=course.id, name=course.name, reduction_pct=pct, category=category)
-    attention: list[Literal["worse", "silent", "not_responding"]] = []
+    attention: list[Attention] = []
     if category == "worse":
         attention.append("worse")
     last = patient.last_entry_date

@@ -1,7 +1,7 @@
 """Sharing, links, the clinician's patient list, reports, chart and access log (§7)."""
 
 import uuid
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
@@ -15,6 +15,7 @@ from app.clinicians.schemas import (
     LinkOut,
     LinkRequest,
     PatientOverview,
+    PatientSort,
     Report,
     ShareCodeOut,
     ShareCodeRequest,
@@ -134,7 +135,7 @@ async def list_patients(
     db: DbDep,
     request: Request,
     sort: Annotated[
-        Literal["name", "attention"],
+        PatientSort,
         Query(
             description="`attention` puts worse-than-baseline patients first, then the "
             "silent (no entry for 7+ days), then those whose course is not working."

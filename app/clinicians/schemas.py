@@ -17,6 +17,13 @@ from app.sessions.schemas import SessionOut
 from app.trends.schemas import CourseSummary
 from app.trends.stats import Category
 
+# Named aliases: OpenAPI lists each once, as a component clients turn into a type.
+Attention = TypeAliasType("Attention", Literal["worse", "silent", "not_responding"])
+PatientSort = TypeAliasType("PatientSort", Literal["name", "attention"])
+#: Named, as every enum: swift5 would name an inline one after its property, `Type`, a
+#: reserved word.
+BundleType = TypeAliasType("BundleType", Literal["collection"])
+
 
 class ShareCodeRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -67,7 +74,7 @@ class PatientOverview(BaseModel):
         description="Mean daily pain over the last 7 days (patient's time zone)."
     )
     active_course: ActiveCourse | None
-    attention: list[Literal["worse", "silent", "not_responding"]] = Field(
+    attention: list[Attention] = Field(
         description="Why the patient may need attention (see `sort=attention`)."
     )
 
@@ -228,6 +235,6 @@ class FhirBundle(FhirElement):
 
     resource_type: Literal["Bundle"]
     id: str
-    type: Literal["collection"]
+    type: BundleType
     timestamp: dt.datetime
     entry: list[FhirBundleEntry]

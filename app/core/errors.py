@@ -43,7 +43,8 @@ class ProblemError(BaseModel):
 class Problem(BaseModel):
     """An RFC 9457 problem document."""
 
-    type: str
+    # Titled: swift5 names a property's inline schema by its title, and `Type` is reserved.
+    type: str = Field(title="Problem type", description="A URI naming the kind of problem.")
     title: str
     status: int
     detail: str
@@ -287,7 +288,15 @@ def _allowed_methods(request: Request, fallback: str) -> str:
             for path, ops in request.app.openapi()["paths"].items()
         ]
         request.app.state.allow_table = table
-    methods = {m.upper() for pattern, ops in table if pattern.match(request.url.path) for m in ops}
+    matching = [(pattern, ops) for pattern, ops in table if pattern.match(request.url.path)]
+    # The most specific path decides: `/entries/batch` is not `/entries/{record_id}`.
+    fewest = min((pattern.pattern.count("[^/]+") for pattern, _ in matching), default=0)
+    methods = {
+        m.upper()
+        for pattern, ops in matching
+        if pattern.pattern.count("[^/]+") == fewest
+        for m in ops
+    }
     return ", ".join(sorted(methods)) if methods else fallback
 
 
@@ -311,7 +320,8 @@ _WHY = {
     401: "No valid access token.",
     412: "`If-Match` names a version that is not the current one.",
     413: "The request body is too large.",
-    422: "The request is invalid; `errors` lists every field at fault.",
+    422: "The request is invalid (a query string holding U+0000 included); `errors` lists "
+    "every field at fault.",
     503: "The database is unreachable, being migrated or has no free connection; retry after "
     "`Retry-After` seconds.",
 }
@@ -349,8 +359,8 @@ def document_problems(openapi: dict[str, Any]) -> None:
             if "requestBody" in operation:
                 codes |= {413, 422}
             parameters = {p["name"].lower() for p in operation.get("parameters", [])}
-            if parameters:
-                codes.add(422)
+            # Any query string may hold a NUL character, which NoNulCharacters refuses.
+            codes.add(422)
             if parameters & {"if-match", "if-none-match"}:
                 codes.add(400)
             if "if-match" in parameters and method != "get":

@@ -106,9 +106,13 @@ def _date_text(value: Any) -> Any:
     raise ValueError("must be a date as YYYY-MM-DD")
 
 
-#: An RFC 3339 timestamp with an offset; the offset is kept and returned as sent.
+#: An RFC 3339 timestamp with an offset; the offset is kept and returned as sent. Its date
+#: is 1900-01-01 or later, which the schema states as a pattern on the year.
 OffsetDatetime = Annotated[
-    AwareDatetime, BeforeValidator(_rfc3339_text), AfterValidator(_minute_offset)
+    AwareDatetime,
+    BeforeValidator(_rfc3339_text),
+    AfterValidator(_minute_offset),
+    WithJsonSchema({"type": "string", "format": "date-time", "pattern": r"^(19|[2-9][0-9])"}),
 ]
 #: A calendar date written YYYY-MM-DD.
 CalendarDate = Annotated[dt.date, BeforeValidator(_date_text)]

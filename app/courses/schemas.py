@@ -18,7 +18,7 @@ from pydantic import (
 )
 from typing_extensions import TypeAliasType
 
-from app.core.fields import EARLIEST, CalendarDate, Text200, Text2000, drop_server_fields
+from app.core.fields import BoundedDate, Text200, Text2000, drop_server_fields
 
 # Each enum a named alias: OpenAPI lists it once, as a component clients turn into a type.
 Condition = TypeAliasType("Condition", Literal[
@@ -28,8 +28,8 @@ Condition = TypeAliasType("Condition", Literal[
 Modality = TypeAliasType("Modality", Literal[
     "acupuncture", "electroacupuncture", "dry_needling", "medical_acupuncture", "other",
 ])  # fmt: skip
-LATEST = dt.date(2199, 12, 31)
-CourseDate = Annotated[CalendarDate, Field(ge=EARLIEST, le=LATEST)]
+#: A course's start and end: 1900-01-01 through 2199-12-31.
+CourseDate = BoundedDate
 
 
 class CourseIn(BaseModel):

@@ -53,7 +53,7 @@ class BatchRequest(BaseModel):
 
 
 class BatchItemError(BaseModel):
-    loc: list[str | int]
+    loc: list[str]  # as a problem's `errors[].loc`: field names and indices, as strings
     msg: str
 
 

@@ -19,7 +19,7 @@ from fastapi.testclient import TestClient
 
 from app.clinicians import overview
 from app.clinicians.overview import PatientRows, Row, RowKey
-from app.clinicians.schemas import PatientOverview
+from app.clinicians.schemas import PatientOverview, PatientSort
 from app.core.database import Database
 from app.core.http import render
 from app.core.pagination import Page
@@ -78,7 +78,7 @@ class Lister:
         self,
         rows: PatientRows,
         now: dt.datetime,
-        sort: overview.Sort = "name",
+        sort: PatientSort = "name",
         offset: int = 0,
         limit: int = 100,
     ) -> bytes:
@@ -95,7 +95,7 @@ class Lister:
         return body
 
     def items(
-        self, rows: PatientRows, now: dt.datetime, sort: overview.Sort = "name"
+        self, rows: PatientRows, now: dt.datetime, sort: PatientSort = "name"
     ) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = json.loads(self.body(rows, now, sort))["items"]
         return items

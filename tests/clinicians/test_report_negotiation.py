@@ -223,7 +223,8 @@ def test_openapi_describes_both_forms(client: TestClient) -> None:
     bundle = schemas["FhirBundle"]
     assert bundle["required"] == ["resourceType", "id", "type", "timestamp", "entry"]
     assert bundle["properties"]["resourceType"]["const"] == "Bundle"
-    assert bundle["properties"]["type"]["const"] == "collection"
+    assert bundle["properties"]["type"] == {"$ref": "#/components/schemas/BundleType"}
+    assert document["components"]["schemas"]["BundleType"]["const"] == "collection"
     assert bundle["properties"]["entry"]["items"] == {
         "$ref": "#/components/schemas/FhirBundleEntry"
     }

@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import os
+import re
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -27,24 +28,27 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import (
-    content_type_conformance,
-    response_schema_conformance,
-    status_code_conformance,
-)
+from schemathesis.checks import CHECKS as REGISTERED_CHECKS
+from schemathesis.checks import negative_data_rejection, positive_data_acceptance
 
 from app.core.database import Database, table_of
 from app.main import create_app
 from app.records.models import IdempotencyKey
 from tests.conftest import Account, app_of, header_bytes, make_settings, portal_of
 
-CHECKS = [
-    not_a_server_error,
-    status_code_conformance,
-    content_type_conformance,
-    response_schema_conformance,
-]
+#: Every check schemathesis has, but the response-time limit (speed is measured by
+#: `make bench`, never by a test) and, for now, three that still find gaps (issue 15, open):
+#: positive_data_acceptance (integers sent as 3.0 are refused by the strict integer fields;
+#: a body `id` must equal the path's; NUL in text), negative_data_rejection (unknown query
+#: parameters are ignored, not refused) and unsupported_method (PUT on /entries/batch is
+#: the entry "batch", 422, not 405). The valid-request rules below are ready for the first.
+NOT_YET = {
+    "max_response_time",
+    "positive_data_acceptance",
+    "negative_data_rejection",
+    "unsupported_method",
+}
+CHECKS = [c for c in REGISTERED_CHECKS.get_all() if c.__name__ not in NOT_YET]
 #: Examples per operation in the fuzzing phase (the coverage phase adds its own cases:
 #: every boundary and every invalid variant the document allows, about 3,200 in all).
 MAX_EXAMPLES = int(os.environ.get("PAINDIARY_FUZZ_EXAMPLES", "20"))
@@ -76,6 +80,14 @@ schema = schemathesis.openapi.from_dict(
                 "max-examples": MAX_EXAMPLES,
                 "deterministic": True,
                 "database": "none",
+            },
+            "checks": {
+                # Schemathesis's own list, plus 412: a schema-valid conditional request
+                # (If-Match, If-None-Match, a POST naming an id that is taken) fails on
+                # the state of the record, as RFC 9110 says, not on its shape.
+                "positive_data_acceptance": {
+                    "expected-statuses": ["2xx", "3xx", "401", "403", "404", "409", "412", "429"]
+                },
             },
         }
     ),
@@ -118,6 +130,78 @@ def flatmap_headers(context: schemathesis.HookContext, headers: dict[str, Any] |
     if not choices:
         return st.just(headers)
     return st.fixed_dictionaries(choices).map(lambda chosen: {**headers, **chosen})
+
+
+# Rules that join two values, or the data's state, or the calendar, which JSON Schema cannot
+# state (the document says each in its descriptions). Valid requests are made to keep them
+# (in the test itself: schemathesis's coverage phase does not run hooks), so that "a
+# schema-valid request is accepted" checks everything the schema can say; requests that
+# break them are refused with 422, tested where each rule is.
+TIME_ZONES = ("Europe/Berlin", "UTC", "America/New_York")
+WINDOW_DAYS = 1098  # a summary's ?from=&to= (trends.service.MAX_WINDOW_DAYS)
+
+
+def _date(value: Any) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
+def keep_query_rules(operation_path: str, query: dict[str, Any] | None) -> Any:
+    """``from`` ≤ ``to``; a summary's window at most 1,098 days; ``as_of`` no later than
+    tomorrow (in the patient's zone: today, to be safe)."""
+    if not query:
+        return query
+    first, last = _date(query.get("from")), _date(query.get("to"))
+    if first and last and first > last:
+        query["from"], query["to"] = query["to"], query["from"]
+        first, last = last, first
+    if operation_path.endswith("/summary") and first:
+        last = last or dt.date.today()
+        if (last - first).days >= WINDOW_DAYS:
+            query["from"] = (last - dt.timedelta(days=WINDOW_DAYS - 1)).isoformat()
+    as_of = _date(query.get("as_of"))
+    if as_of and as_of > dt.date.today():
+        query["as_of"] = dt.date.today().isoformat()
+    return query
+
+
+def keep_body_rules(path: str, method: str, body: Any) -> Any:
+    """A course ends on or after its start; a session names the patient's course and a
+    frequency only for electroacupuncture; a time zone is an IANA name; an entry or a
+    session is at most a day in the future."""
+    if not isinstance(body, dict):
+        return body
+    soon = dt.datetime.now(dt.UTC) + dt.timedelta(hours=12)
+    for name in ("recorded_at", "occurred_at"):
+        try:
+            when = dt.datetime.fromisoformat(body[name])
+        except (KeyError, TypeError, ValueError):
+            continue
+        if when.tzinfo is not None and when > soon:
+            body[name] = when.replace(year=soon.year - 1).isoformat()
+    start, end = _date(body.get("start_date")), _date(body.get("end_date"))
+    if start and end and end < start:
+        body["start_date"], body["end_date"] = body["end_date"], body["start_date"]
+    local_date = _date(body.get("local_date"))
+    if local_date and local_date > dt.date.today():  # a back-filled entry is in the past
+        body["local_date"] = dt.date.today().isoformat()
+    if isinstance(body.get("points"), list):  # codes of GET /v1/reference/acupoints
+        body["points"] = ["LI4", "GB20"][: len(body["points"])]
+    if "/sessions" in path and isinstance(body.get("course_id"), str):
+        body["course_id"] = str(COURSE_ID)
+    if "/sessions" in path and body.get("modality") != "electroacupuncture":
+        body.pop("electro_frequency_hz", None)
+    if "/courses/" in path and method == "patch":
+        # The stored course started 14 days ago and has no end.
+        if end and end < dt.date.today() - dt.timedelta(days=14):
+            body["end_date"] = dt.date.today().isoformat()
+        if start and not end and start > dt.date.today():
+            body["start_date"] = dt.date.today().isoformat()
+    if isinstance(body.get("timezone"), str):
+        body["timezone"] = TIME_ZONES[len(body["timezone"]) % len(TIME_ZONES)]
+    return body
 
 
 def _records() -> list[tuple[str, dict[str, Any]]]:
@@ -209,6 +293,15 @@ def test_every_operation_conforms_to_the_openapi_document(
     case: schemathesis.Case, client: TestClient, signed_in: SignedInPatient
 ) -> None:
     account = signed_in.current()
+    if case.meta is not None and case.meta.generation.mode.is_positive:
+        path, method = case.operation.path, case.operation.method.lower()
+        case.query = keep_query_rules(path, case.query)
+        case.body = keep_body_rules(path, method, case.body)
+        # Cursors are opaque: the service issues them (a position it can verify), so no
+        # string the schema could describe is one it issued. Valid requests leave them out;
+        # invalid ones keep whatever was generated (a 422 is then the right answer).
+        for opaque in ("cursor", "since"):
+            (case.query or {}).pop(opaque, None)
     if case.path_parameters and case.path_parameters.get("patient_id") == SELF:
         case.path_parameters["patient_id"] = str(account.id)
     request = requests.Request(
@@ -223,7 +316,49 @@ def test_every_operation_conforms_to_the_openapi_document(
     )
 
     signed_in.after(request, response.status_code)
-    case.validate_response(response, checks=CHECKS)
+    case.validate_response(response, checks=_checks_for(case))
+
+
+def _checks_for(case: schemathesis.Case) -> list[Any]:
+    """Every check, but for two kinds of case where a check would judge the wrong thing."""
+    meta = case.meta
+    if meta and meta.generation.mode.is_positive and not _headers_match_their_patterns(case):
+        # Schemathesis 4.32's coverage phase labels its "default positive" case positive
+        # while a header in it is one it could not draw from the header's pattern (sent as
+        # `0`): not a valid request, so not one that must be accepted.
+        return [c for c in CHECKS if c is not positive_data_acceptance]
+    if case.operation.path.endswith("/entries/batch") and _items_alone_are_invalid(case):
+        # Contract §2: "each item stands or falls alone". A batch whose items list is well
+        # formed is answered 200, a malformed item with status `invalid` in `results`; the
+        # document types the items as BatchItem all the same, for generated clients.
+        return [c for c in CHECKS if c is not negative_data_rejection]
+    return CHECKS
+
+
+def _headers_match_their_patterns(case: schemathesis.Case) -> bool:
+    parameters = DOCUMENT["paths"][case.operation.path][case.operation.method.lower()].get(
+        "parameters", []
+    )
+    patterns = {
+        p["name"].lower(): p["schema"]["pattern"]
+        for p in parameters
+        if p["in"] == "header" and "pattern" in p["schema"]
+    }
+    return all(
+        isinstance(value, str) and re.search(patterns[name.lower()], value)
+        for name, value in (case.headers or {}).items()
+        if name.lower() in patterns
+    )
+
+
+def _items_alone_are_invalid(case: schemathesis.Case) -> bool:
+    body = case.body
+    return (
+        isinstance(body, dict)
+        and set(body) == {"items"}
+        and isinstance(body["items"], list)
+        and len(body["items"]) <= 500
+    )
 
 
 def test_the_fuzzed_document_is_the_one_the_app_serves(client: TestClient) -> None:
