@@ -356,4 +356,4 @@ def test_openapi_declares_the_problems_every_operation_can_answer(client: TestCl
     assert "HTTPValidationError" not in document["components"]["schemas"]
     # Any query string may hold NUL, which is refused with 422 everywhere.
     assert list(paths["/healthz"]["get"]["responses"]) == ["200", "422"]
-    assert list(paths["/v1/reference/acupoints"]["get"]["responses"]) == ["200", "503"]
+    assert list(paths["/v1/reference/acupoints"]["get"]["responses"]) == ["200", "422", "503"]
