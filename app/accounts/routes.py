@@ -11,6 +11,7 @@ from app.accounts.schemas import MeUpdate, Registration, RevokeRequest, TokenPai
 from app.core.deps import (
     CurrentCaller,
     DbDep,
+    KnownQueryParameters,
     PasswordsDep,
     SettingsDep,
     TokensDep,
@@ -19,7 +20,7 @@ from app.core.deps import (
 from app.core.errors import BadRequest, Invalid, problem_responses
 from app.records.routes import merge_patch_body
 
-router = APIRouter(prefix="/v1", tags=["accounts"])
+router = APIRouter(prefix="/v1", tags=["accounts"], dependencies=[KnownQueryParameters])
 
 MergePatch = Annotated[
     dict[str, Any],

@@ -26,16 +26,17 @@ from app.core.deps import (
     CurrentPatient,
     DbDep,
     HeavyWorkDep,
+    KnownQueryParameters,
     client_address,
 )
-from app.core.errors import NotAcceptable, NotFound, problem_responses
+from app.core.errors import Invalid, NotAcceptable, NotFound, problem_responses
 from app.core.fields import BoundedDate
 from app.core.http import JSONBytesResponse
 from app.core.negotiation import preferred
 from app.core.pagination import CursorParam, LimitParam, Page, decode_cursor
 from app.records.routes import DateFrom, DateTo
 
-router = APIRouter(prefix="/v1", tags=["clinicians"])
+router = APIRouter(prefix="/v1", tags=["clinicians"], dependencies=[KnownQueryParameters])
 
 JSON = "application/json"
 FHIR_JSON = "application/fhir+json"
@@ -54,8 +55,11 @@ AsOf = Annotated[
     responses=problem_responses(401, 403, 422),
 )
 async def create_share_code(
-    caller: CurrentPatient, db: DbDep, body: ShareCodeRequest | None = None
+    caller: CurrentPatient, db: DbDep, request: Request, body: ShareCodeRequest | None = None
 ) -> ShareCodeOut:
+    if body is None and (await request.body()).strip():
+        # The body may be left out (72 hours); sent, it is an object (`null` is not).
+        raise Invalid([(["body"], "must be an object, e.g. {}")])
     hours = (body or ShareCodeRequest()).expires_in_hours
     return await service.create_share_code(db, caller.user_id, hours)
 

@@ -11,6 +11,7 @@ from pydantic.alias_generators import to_camel
 from pydantic.json_schema import SkipJsonSchema
 from typing_extensions import TypeAliasType
 
+from app.core.fields import WHOLE
 from app.courses.schemas import CourseOut
 from app.diary.schemas import EntryOut
 from app.sessions.schemas import SessionOut
@@ -28,7 +29,7 @@ BundleType = TypeAliasType("BundleType", Literal["collection"])
 class ShareCodeRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    expires_in_hours: Annotated[int, Strict(), Field(ge=1, le=168)] = 72
+    expires_in_hours: Annotated[int, Strict(), Field(ge=1, le=168), WHOLE] = 72
 
 
 class ShareCodeOut(BaseModel):

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, params
+from fastapi.dependencies.utils import get_flat_params
+from fastapi.routing import APIRoute
 from fastapi.security import OAuth2PasswordBearer
 from fastapi.security.utils import get_authorization_scheme_param
 
 from app.core.cache import RenderedBodies
 from app.core.database import Database
-from app.core.errors import Forbidden, Unauthorized
+from app.core.errors import Forbidden, Invalid, Unauthorized
 from app.core.security import AccessTokens, Caller, Passwords
 from app.core.settings import Settings
 from app.core.workers import HeavyWork
@@ -95,3 +97,25 @@ CurrentClinician = Annotated[Caller, Depends(clinician_caller)]
 
 def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
+
+
+async def known_query_parameters(request: Request) -> None:
+    """A query parameter the operation does not declare is ``422``, as an unknown body field
+    is: a typo (``?limt=5``) must not be silently dropped. Every ``/v1`` router has it."""
+    if not request.scope.get("query_string"):
+        return
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute):
+        return
+    names: frozenset[str] | None = getattr(route, "query_names", None)
+    if names is None:
+        declared = get_flat_params(route.dependant)
+        names = frozenset(p.alias for p in declared if isinstance(p.field_info, params.Query))
+        route.query_names = names  # type: ignore[attr-defined]
+    unknown = [name for name in request.query_params if name not in names]
+    if unknown:
+        raise Invalid([(["query", name], "unknown query parameter") for name in unknown])
+
+
+#: Give it to a router (``APIRouter(dependencies=[KnownQueryParameters])``).
+KnownQueryParameters = Depends(known_query_parameters)

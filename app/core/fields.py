@@ -26,7 +26,20 @@ EARLIEST = dt.date(1900, 1, 1)
 #: The last day a summary may be asked "as of" (query parameters of the trend reports).
 LATEST_AS_OF = dt.date(2199, 12, 31)
 
-Score = Annotated[int, Strict(), Field(ge=0, le=10)]
+
+def _whole(value: Any) -> Any:
+    """A JSON number with no fractional part is an integer, as JSON Schema's ``integer``
+    says (``4.0`` and ``0.4e1`` are ``4``); strings and booleans stay refused."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+#: Takes an integer as JSON Schema's ``integer`` does: 4 or 4.0, never "4" or true. Written
+#: after the bounds (``Annotated[int, Strict(), Field(ge=…), WHOLE]``), so that the schema
+#: states them as ``minimum`` and ``maximum``.
+WHOLE = BeforeValidator(_whole)
+Score = Annotated[int, Strict(), Field(ge=0, le=10), WHOLE]
 
 
 def _no_negative_zero(value: float | None) -> float | None:
@@ -116,6 +129,18 @@ OffsetDatetime = Annotated[
 ]
 #: A calendar date written YYYY-MM-DD.
 CalendarDate = Annotated[dt.date, BeforeValidator(_date_text)]
+#: A calendar date from ``EARLIEST`` on (its upper bound, if any, is the caller's: e.g.
+#: tomorrow), the lower bound stated in the schema as a pattern on the year.
+DateSince1900 = Annotated[
+    CalendarDate,
+    WithJsonSchema(
+        {
+            "type": "string",
+            "format": "date",
+            "pattern": r"^(19|[2-9][0-9])[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$",
+        }
+    ),
+]
 #: A calendar date from ``EARLIEST`` through ``LATEST_AS_OF``. JSON Schema has no keyword
 #: for a date's range (pydantic would write its own ``ge``/``le``, which validators and
 #: generators ignore), so the schema states the same range as a pattern on the year.

@@ -3,6 +3,7 @@
 from fastapi import APIRouter, Request, Response
 
 from app.access.deps import CareWriteAccess, ReadAccess
+from app.core.deps import KnownQueryParameters
 from app.core.pagination import CursorParam, LimitParam
 from app.courses.schemas import CourseIn, CourseOut
 from app.courses.service import courses
@@ -19,7 +20,7 @@ from app.records.routes import (
     operation,
 )
 
-router = APIRouter(tags=["courses"])
+router = APIRouter(tags=["courses"], dependencies=[KnownQueryParameters])
 
 COURSES = "/v1/patients/{patient_id}/courses"
 COURSE = "/v1/patients/{patient_id}/courses/{record_id}"

@@ -18,7 +18,7 @@ from pydantic import (
 )
 from typing_extensions import TypeAliasType
 
-from app.core.fields import BoundedDate, Text200, Text2000, drop_server_fields
+from app.core.fields import WHOLE, BoundedDate, Text200, Text2000, drop_server_fields
 
 # Each enum a named alias: OpenAPI lists it once, as a component clients turn into a type.
 Condition = TypeAliasType("Condition", Literal[
@@ -43,7 +43,7 @@ class CourseIn(BaseModel):
     modality: Modality | None = None
     start_date: CourseDate
     end_date: CourseDate | None = Field(default=None, description="Null while ongoing.")
-    planned_sessions: Annotated[int, Strict(), Field(ge=1, le=100)] | None = None
+    planned_sessions: Annotated[int, Strict(), Field(ge=1, le=100), WHOLE] | None = None
     practitioner: Text200 | None = None
     pattern: Text200 | None = Field(
         default=None, description="The practitioner's assessment, e.g. 'qi stagnation'."

@@ -14,6 +14,7 @@ from typing_extensions import TypeAliasType
 from app.core.clock import utcnow
 from app.core.database import Database, one_of
 from app.core.errors import Invalid, validation_errors
+from app.core.fields import WHOLE
 from app.diary.schemas import EntryIn
 from app.diary.service import entries
 from app.records import changes
@@ -32,7 +33,7 @@ class BatchItem(EntryIn):
     ``conflict``."""
 
     id: uuid.UUID  # required in a batch
-    if_version: Annotated[int, Strict(), Field(ge=0)] | None = None
+    if_version: Annotated[int, Strict(), Field(ge=0), WHOLE] | None = None
 
 
 class BatchRequest(BaseModel):

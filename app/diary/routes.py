@@ -2,8 +2,10 @@
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
+from starlette.convertors import StringConvertor, register_url_convertor
 
 from app.access.deps import DiaryWriteAccess, ReadAccess
+from app.core.deps import KnownQueryParameters
 from app.core.errors import problem_responses
 from app.core.fields import check_date_range
 from app.core.http import ModelResponse
@@ -26,10 +28,21 @@ from app.records.routes import (
     operation,
 )
 
-router = APIRouter(tags=["diary"])
+router = APIRouter(tags=["diary"], dependencies=[KnownQueryParameters])
+
+
+class EntryIdConvertor(StringConvertor):
+    """An entry's id in a path: any segment but ``batch``, which is its own resource (so a
+    PUT to ``/entries/batch`` is 405, not the entry with id "batch"). The id is then
+    validated as a UUID like any path parameter (422 otherwise)."""
+
+    regex = "(?!batch$)[^/]+"
+
+
+register_url_convertor("entry_id", EntryIdConvertor())
 
 ENTRIES = "/v1/patients/{patient_id}/entries"
-ENTRY = "/v1/patients/{patient_id}/entries/{record_id}"
+ENTRY = "/v1/patients/{patient_id}/entries/{record_id:entry_id}"
 
 
 @router.post(

@@ -17,7 +17,7 @@ from pydantic import (
 from typing_extensions import TypeAliasType
 
 from app.core.fields import (
-    CalendarDate,
+    DateSince1900,
     OffsetDatetime,
     OptionalNumber,
     Score,
@@ -71,7 +71,7 @@ class EntryIn(BaseModel):
         description="When the entry was made, RFC 3339 with offset; ≤ 24 h in the future.",
         examples=["2026-11-20T08:30:00+01:00"],
     )
-    local_date: CalendarDate | None = Field(
+    local_date: DateSince1900 | None = Field(
         default=None,
         description="The day the entry is about; defaults to the date of `recorded_at` "
         "in its own offset. 1900-01-01 … today+1.",

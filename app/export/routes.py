@@ -2,13 +2,13 @@
 
 from fastapi import APIRouter
 
-from app.core.deps import CurrentPatient, DbDep
+from app.core.deps import CurrentPatient, DbDep, KnownQueryParameters
 from app.core.errors import problem_responses
 from app.core.http import ModelResponse
 from app.export.schemas import PatientExport
 from app.export.service import export_patient
 
-router = APIRouter(prefix="/v1", tags=["accounts"])
+router = APIRouter(prefix="/v1", tags=["accounts"], dependencies=[KnownQueryParameters])
 
 
 @router.get(

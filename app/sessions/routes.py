@@ -6,6 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 
 from app.access.deps import CareWriteAccess, ReadAccess
+from app.core.deps import KnownQueryParameters
 from app.core.pagination import CursorParam, LimitParam
 from app.records import routes as record
 from app.records.routes import (
@@ -23,7 +24,7 @@ from app.sessions.acupoints import ALIASES, POINTS
 from app.sessions.schemas import AcupointList, AcupointOut, SessionIn, SessionOut
 from app.sessions.service import sessions
 
-router = APIRouter(tags=["sessions"])
+router = APIRouter(tags=["sessions"], dependencies=[KnownQueryParameters])
 
 SESSIONS = "/v1/patients/{patient_id}/sessions"
 SESSION = "/v1/patients/{patient_id}/sessions/{record_id}"

@@ -10,6 +10,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, model
 from typing_extensions import TypeAliasType
 
 from app.core.fields import (
+    WHOLE,
     OffsetDatetime,
     OptionalNumber,
     Score,
@@ -62,7 +63,7 @@ class SessionIn(BaseModel):
         le=200,
         description="Only with modality electroacupuncture.",
     )
-    duration_minutes: Annotated[int, Strict(), Field(ge=1, le=240)] | None = None
+    duration_minutes: Annotated[int, Strict(), Field(ge=1, le=240), WHOLE] | None = None
     pain_before: Score | None = None
     pain_after: Score | None = None
     adverse_events: Annotated[list[AdverseEvent], AfterValidator(unique)] = Field(

@@ -5,14 +5,14 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from app.access.deps import ReadAccess
-from app.core.deps import DbDep
+from app.core.deps import DbDep, KnownQueryParameters
 from app.core.errors import problem_responses
 from app.core.http import ModelResponse
 from app.core.pagination import LimitParam
 from app.sync.feed import changes_since
 from app.sync.schemas import ChangesPage
 
-router = APIRouter(tags=["sync"])
+router = APIRouter(tags=["sync"], dependencies=[KnownQueryParameters])
 
 
 @router.get(

@@ -6,14 +6,16 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from app.access.deps import ReadAccess
-from app.core.deps import DbDep, HeavyWorkDep, SummaryCacheDep
+from app.core.deps import DbDep, HeavyWorkDep, KnownQueryParameters, SummaryCacheDep
 from app.core.errors import problem_responses
 from app.core.fields import BoundedDate
 from app.core.http import JSONBytesResponse
 from app.trends import service
 from app.trends.schemas import CourseSummary, PatientSummary
 
-router = APIRouter(prefix="/v1/patients/{patient_id}", tags=["trends"])
+router = APIRouter(
+    prefix="/v1/patients/{patient_id}", tags=["trends"], dependencies=[KnownQueryParameters]
+)
 
 DateParam = Annotated[BoundedDate, Query()]
 

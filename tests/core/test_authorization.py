@@ -102,8 +102,10 @@ def served_routes(app: FastAPI) -> list[Served]:
             out.append(Served("GET", route.path))
             continue
         dependant = getattr(route, "dependant", None)
+        # The template as documented (`{record_id}`, without a path convertor's name).
+        template = getattr(route, "path_format", route.path)
         for method in sorted(route.methods or {"WEBSOCKET"}):
-            out.append(Served(method, route.path, dependant))
+            out.append(Served(method, template, dependant))
     return out
 
 

@@ -306,3 +306,29 @@ def test_tampered_cursor_over_http_is_422(client: TestClient, patient: Account) 
     assert problem["errors"] == [
         {"loc": ["query", "cursor"], "msg": "not a cursor issued by this service"}
     ]
+
+
+def test_an_unknown_query_parameter_is_422_and_changes_nothing(
+    client: TestClient, patient: Account
+) -> None:
+    """As an unknown body field: a typo (`limt`) is refused, not silently dropped."""
+    listed = client.get("/v1/patients/me/entries?limt=5&limit=5", headers=patient.headers)
+    problem = assert_problem(listed, 422)
+    assert [e["loc"] for e in problem["errors"]] == [["query", "limt"]]
+
+    entry_id = uuid.uuid4()
+    body = {"recorded_at": "2026-11-20T08:30:00+01:00", "pain": 4}
+    put = client.put(
+        f"/v1/patients/me/entries/{entry_id}?dry_run=1", json=body, headers=patient.headers
+    )
+    assert [e["loc"] for e in assert_problem(put, 422)["errors"]] == [["query", "dry_run"]]
+    assert (
+        client.get(f"/v1/patients/me/entries/{entry_id}", headers=patient.headers).status_code
+        == 404
+    )
+
+    declared = client.get(
+        "/v1/patients/me/entries?limit=5&from=2026-01-01", headers=patient.headers
+    )
+    assert declared.status_code == 200, declared.text
+    assert client.get("/healthz?probe=1").status_code == 200  # operations stay lenient

@@ -366,7 +366,7 @@ def test_each_request_writes_one_json_access_line(
 ) -> None:
     entry_id = uuid.uuid4()
     response = client.get(
-        f"/v1/patients/me/entries/{entry_id}?from=x",
+        f"/v1/patients/me/entries/{entry_id}",
         headers=patient.headers | {"X-Request-ID": "trace-42"},
     )
 
@@ -400,7 +400,7 @@ def test_logs_hold_no_personal_data(
     log_output: io.StringIO,
 ) -> None:
     registered = client.post(
-        f"/v1/auth/register?q={QUERY}",
+        "/v1/auth/register",
         json={"email": EMAIL, "password": PASSWORD, "role": "patient"},
     )
     signed_in = client.post(
@@ -411,8 +411,9 @@ def test_logs_hold_no_personal_data(
         data={"grant_type": "password", "username": EMAIL, "password": PASSWORD + "x"},
     )
     entry_id = uuid.uuid4()
+    queried = client.get(f"/v1/patients/me/entries?cursor={QUERY}", headers=patient.headers)
     written = client.put(
-        f"/v1/patients/{patient.id}/entries/{entry_id}?q={QUERY}",
+        f"/v1/patients/{patient.id}/entries/{entry_id}",
         json=_entry(notes=NOTE),
         headers=patient.headers,
     )
@@ -423,17 +424,13 @@ def test_logs_hold_no_personal_data(
     )
     crashed = raising_client.get(f"/boom/{entry_id}?q={QUERY}", headers=patient.headers)
 
-    assert [r.status_code for r in (registered, signed_in, wrong, written, invalid, crashed)] == [
-        201,
-        200,
-        401,
-        201,
-        422,
-        500,
+    statuses = [
+        r.status_code for r in (registered, signed_in, wrong, queried, written, invalid, crashed)
     ]
+    assert statuses == [201, 200, 401, 422, 201, 422, 500]
     output = log_output.getvalue()
     lines = _lines(log_output)
-    assert len([line for line in lines if line["event"] == "request"]) == 6
+    assert len([line for line in lines if line["event"] == "request"]) == 7
     access_token = signed_in.json()["access_token"]
     refresh_token = signed_in.json()["refresh_token"]
     for secret in (

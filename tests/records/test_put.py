@@ -42,7 +42,8 @@ def entry_path(record_id: uuid.UUID | str) -> str:
     [
         (b'{"recorded_at": "2026-11-20T08:30:00+01:00", "pain": 1, "pain": 4}', {}, 201),
         (b'{"recorded_at": "2026-11-20T08:30:00+01:00", "pain": 4, "sleep_hours": NaN}', {}, 422),
-        (b'{"recorded_at": "2026-11-20T08:30:00+01:00", "pain": 4.0}', {}, 422),
+        (b'{"recorded_at": "2026-11-20T08:30:00+01:00", "pain": 4.0}', {}, 201),  # an integer
+        (b'{"recorded_at": "2026-11-20T08:30:00+01:00", "pain": 4.5}', {}, 422),
         (b"\xef\xbb\xbf" + body(), {}, 201),  # a UTF-8 byte order mark
         (body(), {"Authorization": "Bearer  {token}"}, 201),  # the token is stripped
         (body(), {"Authorization": "bearer {token}"}, 201),  # the scheme is case-blind
