@@ -42,6 +42,7 @@ from app.export.routes import router as export_router
 from app.health.gate import ReadinessGate
 from app.health.routes import router as health_router
 from app.health.service import SchemaStatus
+from app.records.routes import MERGE_PATCH
 from app.sessions.routes import router as sessions_router
 from app.sync.routes import router as sync_router
 from app.trends.routes import router as trends_router
@@ -219,6 +220,7 @@ def _finish_openapi(app: FastAPI) -> None:
                 components.setdefault(name, sub)
             components.setdefault(model.__name__, generated)
         document_problems(schema)
+        _name_request_bodies(schema)
         for path, operations in schema["paths"].items():
             for operation in operations.values():
                 _path_parameters_in_path_order(path, operation)
@@ -228,6 +230,39 @@ def _finish_openapi(app: FastAPI) -> None:
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+#: FastAPI's names for form bodies, and what clients should call them.
+_BODY_NAMES = {"Body_auth_token": "TokenRequest"}
+
+
+def _name_request_bodies(schema: dict[str, Any]) -> None:
+    """Request bodies as named components, so that generated models are named for what
+    they are (``EntryPatch``, ``TokenRequest``), not after the operation
+    (``EntriesPatchEntryInMergePatch``, ``BodyAuthToken``): a merge patch's inline schema
+    becomes the component of its title; FastAPI's form bodies are renamed; an optional
+    body is its model, not "the model or null"."""
+    components = schema["components"]["schemas"]
+    renamed = {}
+    for old, new in _BODY_NAMES.items():
+        if old in components:
+            components[new] = components.pop(old) | {"title": new}
+            renamed[f"#/components/schemas/{old}"] = f"#/components/schemas/{new}"
+    for operations in schema["paths"].values():
+        for operation in operations.values():
+            for media, content in operation.get("requestBody", {}).get("content", {}).items():
+                body = content.get("schema", {})
+                variants = body.get("anyOf", [])
+                if {"type": "null"} in variants and len(variants) == 2:
+                    # An optional body is left out, never sent as `null` (which is 422).
+                    (body,) = [v for v in variants if v != {"type": "null"}]
+                    content["schema"] = body
+                    operation["requestBody"]["required"] = False
+                if body.get("$ref") in renamed:
+                    content["schema"] = {"$ref": renamed[body["$ref"]]}
+                elif media == MERGE_PATCH and "$ref" not in body:
+                    components[body["title"]] = body
+                    content["schema"] = {"$ref": f"#/components/schemas/{body['title']}"}
 
 
 def _path_parameters_in_path_order(path: str, operation: dict[str, Any]) -> None:

@@ -258,6 +258,7 @@ def merge_patch_body(model: type[BaseModel]) -> dict[str, Any]:
         nullable = {"type": "null"} in field.get("anyOf", ())
         if name not in required and not nullable:
             schema["properties"][name] = {"anyOf": [field, {"type": "null"}]}
-    schema["title"] = f"{model.__name__} merge patch"
+    # Named by what it patches (EntryIn → EntryPatch); `_finish_openapi` makes it a component.
+    schema["title"] = model.__name__.removesuffix("In").removesuffix("Update") + "Patch"
     schema["description"] = "RFC 7396 merge patch of the writable fields; `null` clears one."
     return {"requestBody": {"content": {MERGE_PATCH: {"schema": schema}}}}

@@ -330,6 +330,10 @@ def _checks_for(case: schemathesis.Case) -> list[Any]:
             # well-formed entity tags in place of the malformed ones: the request is
             # valid after all (and may be answered 200 or 304).
             return [c for c in CHECKS if c is not negative_data_rejection]
+    if meta and meta.generation.mode.is_negative and _an_optional_body_left_out(case):
+        # Schemathesis marks a case whose optional body it left out as negative; leaving it
+        # out is valid (share codes: 72 hours).
+        return [c for c in CHECKS if c is not negative_data_rejection]
     if case.operation.path.endswith("/entries/batch") and _items_alone_are_invalid(case):
         # Contract §2: "each item stands or falls alone". A batch whose items list is well
         # formed is answered 200, a malformed item with status `invalid` in `results`; the
@@ -341,6 +345,14 @@ def _checks_for(case: schemathesis.Case) -> list[Any]:
 def _only_path_or_headers_negative(meta: Any) -> bool:
     negative = {str(w.value) for w, part in meta.components.items() if part.mode.is_negative}
     return bool(negative) and negative <= {"path", "header"}
+
+
+def _an_optional_body_left_out(case: schemathesis.Case) -> bool:
+    assert case.meta is not None
+    negative = {str(w.value) for w, part in case.meta.components.items() if part.mode.is_negative}
+    operation = DOCUMENT["paths"][case.operation.path][case.operation.method.lower()]
+    optional = operation.get("requestBody", {}).get("required") is False
+    return negative == {"body"} and optional and not isinstance(case.body, dict | list | str)
 
 
 def _path_is_valid(case: schemathesis.Case) -> bool:

@@ -242,7 +242,7 @@ def sign_up(generated: GeneratedClient, service: Service) -> Iterator[Callable[.
         assert (user.email, user.role, user.display_name) == (email, role, display_name)
         assert (user.timezone, user.version) == ("UTC", 1)
 
-        form = models.BodyAuthToken(grant_type="password", username=email, password=PASSWORD)
+        form = models.TokenRequest(grant_type="password", username=email, password=PASSWORD)
         tokens = expect(auth_token.sync_detailed(client=anonymous, body=form), 200)
         assert isinstance(tokens, models.TokenPair)
         assert tokens.token_type == "bearer"
@@ -334,7 +334,7 @@ def test_entries_put_conditional_get_patch_and_batch(
     assert expect(fetched, 200).to_dict() == created.to_dict()
     assert fetched.headers["ETag"] == etag(1)
 
-    patch = models.EntriesPatchEntryInMergePatch(pain=3, notes=None)
+    patch = models.EntryPatch(pain=3, notes=None)
     patched = entries_patch.sync_detailed(
         patient.id, entry_id, client=patient.client, body=patch, if_match=put.headers["ETag"]
     )
@@ -347,7 +347,7 @@ def test_entries_put_conditional_get_patch_and_batch(
         patient.id, entry_id, client=patient.client, body=patch, if_match=etag(1)
     )
     assert expect(retried, 200).version == 2
-    other = models.EntriesPatchEntryInMergePatch(pain=8)
+    other = models.EntryPatch(pain=8)
     stale = entries_patch.sync_detailed(
         patient.id, entry_id, client=patient.client, body=other, if_match=etag(1)
     )
@@ -404,7 +404,7 @@ def test_changes_feed_decodes_every_kind_and_delete(
         ),
         201,
     )
-    patch = models.EntriesPatchEntryInMergePatch(pain=6)
+    patch = models.EntryPatch(pain=6)
     expect(entries_patch.sync_detailed("me", first, client=client, body=patch), 200)
     batch = models.BatchRequest(
         items=[
@@ -449,7 +449,7 @@ def test_changes_feed_decodes_every_kind_and_delete(
     cursor = page.next_cursor
     nothing = expect(changes_list.sync_detailed("me", client=client, since=cursor), 200)
     assert (nothing.changes, nothing.has_more) == ([], False)
-    patch = models.EntriesPatchEntryInMergePatch(tags=["weather"])
+    patch = models.EntryPatch(tags=["weather"])
     expect(entries_patch.sync_detailed("me", kept, client=client, body=patch), 200)
     later = expect(changes_list.sync_detailed("me", client=client, since=cursor), 200)
     assert [(c.id, c.op, c.version, c.data.tags) for c in later.changes] == [

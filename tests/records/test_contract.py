@@ -961,8 +961,12 @@ def test_openapi_documents_the_fields_a_merge_patch_may_carry(
     client: TestClient, kind: Kind
 ) -> None:
     path = f"/v1/patients/{{patient_id}}/{kind.collection}/{{record_id}}"
-    operation = client.get("/openapi.json").json()["paths"][path]["patch"]
-    schema = operation["requestBody"]["content"][MERGE_PATCH]["schema"]
+    document = client.get("/openapi.json").json()
+    operation = document["paths"][path]["patch"]
+    ref = operation["requestBody"]["content"][MERGE_PATCH]["schema"]["$ref"]
+    name = {"entries": "EntryPatch", "courses": "CoursePatch", "sessions": "SessionPatch"}
+    assert ref == f"#/components/schemas/{name[kind.collection]}"  # a named model
+    schema = document["components"]["schemas"][name[kind.collection]]
 
     assert schema["additionalProperties"] is False
     assert "required" not in schema  # it was any object; an unknown field is 422
