@@ -964,9 +964,9 @@ def test_openapi_documents_the_fields_a_merge_patch_may_carry(
     document = client.get("/openapi.json").json()
     operation = document["paths"][path]["patch"]
     ref = operation["requestBody"]["content"][MERGE_PATCH]["schema"]["$ref"]
-    name = {"entries": "EntryPatch", "courses": "CoursePatch", "sessions": "SessionPatch"}
-    assert ref == f"#/components/schemas/{name[kind.collection]}"  # a named model
-    schema = document["components"]["schemas"][name[kind.collection]]
+    patches = {"entries": "EntryPatch", "courses": "CoursePatch", "sessions": "SessionPatch"}
+    assert ref == f"#/components/schemas/{patches[kind.collection]}"  # a named model
+    schema = document["components"]["schemas"][patches[kind.collection]]
 
     assert schema["additionalProperties"] is False
     assert "required" not in schema  # it was any object; an unknown field is 422
