@@ -106,3 +106,26 @@ def test_inline_enums_are_found() -> None:
         "#/components/schemas/Model/properties/kind/anyOf/0",
         "#/paths/~1v1~1x/get/parameters/0/schema",
     ]
+
+
+def unions_without_discriminator(node: Any, path: tuple[str | int, ...] = ()) -> Iterator[str]:
+    """Where an ``anyOf``/``oneOf`` offers more than one schema besides ``null`` with no
+    ``discriminator``: generators merge such a union into one type, or cannot decode it."""
+    if isinstance(node, dict):
+        for key in ("anyOf", "oneOf"):
+            others = [v for v in node.get(key, ()) if v != {"type": "null"}]
+            if len(others) > 1 and "discriminator" not in node:
+                yield _pointer(path)
+        for key, value in node.items():
+            yield from unions_without_discriminator(value, (*path, key))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from unions_without_discriminator(value, (*path, index))
+
+
+def test_every_union_has_a_discriminator(document: dict[str, Any]) -> None:
+    assert list(unions_without_discriminator(document)) == []
+    change = document["components"]["schemas"]["Change"]
+    assert change["discriminator"]["propertyName"] == "type"
+    made_up = {"a": {"anyOf": [{"$ref": "#/x"}, {"$ref": "#/y"}, {"type": "null"}]}}
+    assert list(unions_without_discriminator(made_up)) == ["#/a"]
