@@ -33,6 +33,7 @@ from app.core.observability import install_observability
 from app.core.ratelimit import SlidingWindow
 from app.core.runtime import tune_garbage_collector
 from app.core.security import AccessTokens, Passwords
+from app.core.sessions import EndedSessions
 from app.core.settings import Settings, get_settings
 from app.core.workers import HeavyWork
 from app.courses.routes import router as courses_router
@@ -114,6 +115,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.db = db
     assert settings.secret_key is not None  # guaranteed by Settings validation
     app.state.tokens = AccessTokens(settings.secret_key, settings.access_token_ttl_seconds)
+    app.state.ended_sessions = EndedSessions(
+        settings.access_token_ttl_seconds, settings.session_check_seconds
+    )
     app.state.link_attempts = SlidingWindow(
         settings.link_attempts_per_window, settings.rate_limit_window_seconds
     )

@@ -4,6 +4,7 @@ from app.access.models import AccessLogEntry, ClinicianLink
 from app.accounts.models import RefreshToken, User
 from app.clinicians.models import ShareCode
 from app.core.database import metadata
+from app.core.sessions import EndedSession
 from app.courses.models import TreatmentCourse
 from app.diary.models import DiaryEntry
 from app.records.models import ChangeCounter, IdempotencyKey, Tombstone
@@ -14,6 +15,7 @@ __all__ = [
     "ChangeCounter",
     "ClinicianLink",
     "DiaryEntry",
+    "EndedSession",
     "IdempotencyKey",
     "RefreshToken",
     "SessionEvent",

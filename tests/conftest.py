@@ -25,6 +25,7 @@ from fastapi.testclient import TestClient
 from app.accounts.models import User
 from app.core.database import Database, async_url, table_of
 from app.core.migrations import upgrade
+from app.core.sessions import EndedSessions
 from app.core.settings import Settings
 from app.main import create_app
 from app.models import metadata
@@ -155,7 +156,14 @@ async def _empty_tables(db: Database) -> None:
 def _clean(request: pytest.FixtureRequest) -> None:
     if "client" in request.fixturenames:
         client: TestClient = request.getfixturevalue("client")
-        portal_of(client).call(_empty_tables, app_of(client).state.db)
+        app = app_of(client)
+        portal_of(client).call(_empty_tables, app.state.db)
+        # The tables are empty again, so is the app's view of the ended sessions (tests
+        # reuse account ids, which an erased account's never are).
+        ended = app.state.ended_sessions
+        app.state.ended_sessions = EndedSessions(
+            int(ended.lifetime.total_seconds()), ended.check_seconds
+        )
         client.cookies.clear()
 
 

@@ -11,6 +11,7 @@ from app.accounts.schemas import MeUpdate, Registration, RevokeRequest, TokenPai
 from app.core.deps import (
     CurrentCaller,
     DbDep,
+    EndedSessionsDep,
     KnownQueryParameters,
     PasswordsDep,
     SettingsDep,
@@ -58,6 +59,7 @@ async def token(
     db: DbDep,
     passwords: PasswordsDep,
     tokens: TokensDep,
+    sessions: EndedSessionsDep,
     settings: SettingsDep,
     grant_type: Annotated[str, Form(description="`password` or `refresh_token`")],
     username: Annotated[str | None, Form(max_length=320, description="The email")] = None,
@@ -73,7 +75,7 @@ async def token(
     if grant_type == "refresh_token":
         if not refresh_token:
             raise Invalid([(["body", "refresh_token"], "refresh_token is required")])
-        return await service.refresh(db, tokens, settings, refresh_token)
+        return await service.refresh(db, sessions, tokens, settings, refresh_token)
     raise BadRequest("grant_type must be `password` or `refresh_token`.")
 
 
@@ -84,8 +86,10 @@ async def token(
     status_code=status.HTTP_204_NO_CONTENT,
     responses=problem_responses(401, 422),
 )
-async def revoke(data: RevokeRequest, caller: CurrentCaller, db: DbDep) -> Response:
-    await service.revoke(db, caller.user_id, data.refresh_token)
+async def revoke(
+    data: RevokeRequest, caller: CurrentCaller, db: DbDep, sessions: EndedSessionsDep
+) -> Response:
+    await service.revoke(db, sessions, caller.user_id, data.refresh_token)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -119,6 +123,6 @@ async def update_me(patch: MergePatch, caller: CurrentCaller, db: DbDep) -> User
     status_code=status.HTTP_204_NO_CONTENT,
     responses=problem_responses(401),
 )
-async def erase_me(caller: CurrentCaller, db: DbDep) -> Response:
-    await service.erase(db, caller.user_id)
+async def erase_me(caller: CurrentCaller, db: DbDep, sessions: EndedSessionsDep) -> Response:
+    await service.erase(db, sessions, caller.user_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -19,6 +19,7 @@ from app.core.clock import utcnow
 from app.core.database import Database, table_of
 from app.core.errors import Conflict, Invalid, NotFound, Unauthorized
 from app.core.security import AccessTokens, Passwords, digest, new_refresh_secret
+from app.core.sessions import EndedSessions, end_sessions
 from app.core.settings import Settings
 from app.records import changes
 from app.records.service import merge_patch
@@ -90,12 +91,15 @@ async def update_me(db: Database, user_id: uuid.UUID, patch: dict[str, Any]) -> 
     return UserOut.model_validate({**row, **values})
 
 
-async def erase(db: Database, user_id: uuid.UUID) -> None:
-    """Delete the account; every record of it goes with it (foreign keys cascade)."""
+async def erase(db: Database, sessions: EndedSessions, user_id: uuid.UUID) -> None:
+    """Delete the account; every record of it goes with it (foreign keys cascade), and every
+    session of it ends (its access tokens are refused on every route)."""
     async with db.transaction() as conn:
         result = await conn.execute(sa.delete(users).where(users.c.id == user_id))
-    if result.rowcount == 0:
-        raise NotFound("The account no longer exists.")
+        if result.rowcount == 0:
+            raise NotFound("The account no longer exists.")
+        rows = await end_sessions(conn, user_id=user_id, now=utcnow())
+    sessions.note(rows)
 
 
 async def sign_in(
@@ -119,17 +123,22 @@ async def sign_in(
         raise Unauthorized(BAD_CREDENTIALS)
     if not await run_in_threadpool(passwords.verify, row.password_hash, password):
         raise Unauthorized(BAD_CREDENTIALS)
+    family_id = uuid.uuid4()  # the session: its access tokens name it (`sid`)
     async with db.transaction() as conn:
-        refresh = await _issue_refresh(conn, row.id, uuid.uuid4(), settings)
+        refresh = await _issue_refresh(conn, row.id, family_id, settings)
     return TokenPair(
-        access_token=tokens.issue(row.id, row.role),
+        access_token=tokens.issue(row.id, row.role, family_id),
         expires_in=tokens.ttl_seconds,
         refresh_token=refresh,
     )
 
 
 async def refresh(
-    db: Database, tokens: AccessTokens, settings: Settings, presented: str
+    db: Database,
+    sessions: EndedSessions,
+    tokens: AccessTokens,
+    settings: Settings,
+    presented: str,
 ) -> TokenPair:
     """Rotate a refresh token.
 
@@ -140,6 +149,7 @@ async def refresh(
     token_id, secret = _split(presented)
     now = utcnow()
     reuse_detected = False
+    ended: list[dict[str, Any]] = []
     role = ""
     async with db.transaction() as conn:
         row = await _locked_token(conn, token_id)
@@ -165,6 +175,7 @@ async def refresh(
                 )
             else:
                 await _revoke_family(conn, row["family_id"], now)
+                ended = await end_sessions(conn, families=[row["family_id"]], now=now)
                 reuse_detected = True
         if not reuse_detected:
             user = (
@@ -180,17 +191,19 @@ async def refresh(
                 .values(used_at=row["used_at"] or now, successor_id=_split(new_token)[0])
             )
     if reuse_detected:  # raised after commit, so the family stays revoked
+        sessions.note(ended)
         raise Unauthorized(BAD_REFRESH)
     return TokenPair(
-        access_token=tokens.issue(row["user_id"], role),
+        access_token=tokens.issue(row["user_id"], role, row["family_id"]),
         expires_in=tokens.ttl_seconds,
         refresh_token=new_token,
     )
 
 
-async def revoke(db: Database, user_id: uuid.UUID, presented: str) -> None:
-    """Revoke the presented token's family if it is the caller's; otherwise do nothing
-    (RFC 7009: an invalid token is not an error)."""
+async def revoke(db: Database, sessions: EndedSessions, user_id: uuid.UUID, presented: str) -> None:
+    """Revoke the presented token's family if it is the caller's, which ends that session:
+    its access tokens are refused from now on; otherwise do nothing (RFC 7009: an invalid
+    token is not an error)."""
     try:
         token_id, secret = _split(presented)
     except Unauthorized:
@@ -203,6 +216,10 @@ async def revoke(db: Database, user_id: uuid.UUID, presented: str) -> None:
             and hmac.compare_digest(row["secret_hash"], digest(secret))
         ):
             await _revoke_family(conn, row["family_id"], utcnow())
+            ended = await end_sessions(conn, families=[row["family_id"]], now=utcnow())
+        else:
+            ended = []
+    sessions.note(ended)  # after the commit
 
 
 async def _issue_refresh(

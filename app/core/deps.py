@@ -14,6 +14,7 @@ from app.core.cache import RenderedBodies
 from app.core.database import Database
 from app.core.errors import Forbidden, Invalid, Unauthorized
 from app.core.security import AccessTokens, Caller, Passwords
+from app.core.sessions import EndedSessions
 from app.core.settings import Settings
 from app.core.workers import HeavyWork
 
@@ -51,6 +52,12 @@ async def get_heavy_work(request: Request) -> HeavyWork:
     return heavy
 
 
+async def get_ended_sessions(request: Request) -> EndedSessions:
+    ended: EndedSessions = request.app.state.ended_sessions
+    return ended
+
+
+EndedSessionsDep = Annotated[EndedSessions, Depends(get_ended_sessions)]
 SummaryCacheDep = Annotated[RenderedBodies, Depends(get_summary_cache)]
 HeavyWorkDep = Annotated[HeavyWork, Depends(get_heavy_work)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
@@ -67,7 +74,12 @@ class BearerCaller(OAuth2PasswordBearer):
         if scheme.lower() != "bearer" or not token:
             raise Unauthorized("Sign in: send `Authorization: Bearer <access_token>`.")
         tokens: AccessTokens = request.app.state.tokens
-        return tokens.verify(token)
+        caller = tokens.verify(token)
+        ended: EndedSessions = request.app.state.ended_sessions
+        await ended.refresh(request.app.state.db)
+        if ended.has_ended(caller):
+            raise Unauthorized("This session has ended; sign in again.")
+        return caller
 
 
 current_caller = BearerCaller(

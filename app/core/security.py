@@ -48,6 +48,10 @@ class Caller:
 
     user_id: uuid.UUID
     role: str  # "patient" | "clinician"
+    #: The session (refresh-token family) the token was issued in; None for a token made
+    #: without one (tests, the benchmark's seeding).
+    session_id: uuid.UUID | None = None
+    issued_at: int = 0  # seconds since the epoch
 
 
 class AccessTokens:
@@ -72,9 +76,12 @@ class AccessTokens:
         self._clock = clock
         self._verified: OrderedDict[str, tuple[Caller, int]] = OrderedDict()
 
-    def issue(self, user_id: uuid.UUID, role: str) -> str:
+    def issue(self, user_id: uuid.UUID, role: str, session_id: uuid.UUID | None = None) -> str:
+        """A token for ``user_id``, naming its session (``sid``) when it has one."""
         now = int(self._clock())
         claims = {"sub": str(user_id), "role": role, "iat": now, "exp": now + self.ttl_seconds}
+        if session_id is not None:
+            claims["sid"] = str(session_id)
         return jwt.encode(claims, self._secret, algorithm=ALGORITHM)
 
     def verify(self, token: str) -> Caller:
@@ -101,7 +108,13 @@ class AccessTokens:
             expires = int(claims["exp"])
             if expires <= self._clock():  # PyJWT read the system clock; this reads ``clock``
                 raise jwt.ExpiredSignatureError("Signature has expired")
-            caller = Caller(user_id=uuid.UUID(claims["sub"]), role=str(claims["role"]))
+            sid = claims.get("sid")
+            caller = Caller(
+                user_id=uuid.UUID(claims["sub"]),
+                role=str(claims["role"]),
+                session_id=uuid.UUID(sid) if sid is not None else None,
+                issued_at=int(claims["iat"]),
+            )
             return caller, expires
         except (jwt.PyJWTError, KeyError, ValueError) as exc:
             raise Unauthorized("The access token is invalid or has expired.") from exc

@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     dev_mode: bool = False
 
     access_token_ttl_seconds: int = Field(default=900, ge=30, le=900)
+    #: How often each process reads the sessions ended elsewhere (sign-outs, password
+    #: changes, erasures): an ended session is refused everywhere within this (+ a request).
+    session_check_seconds: float = Field(default=0.5, ge=0, le=1)
     refresh_token_ttl_days: int = Field(default=30, ge=1, le=365)
     #: How long a used refresh token may be replayed (lost response) while its successor is unused.
     refresh_reuse_grace_seconds: int = Field(default=60, ge=0, le=300)

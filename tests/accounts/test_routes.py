@@ -592,13 +592,14 @@ def test_delete_me_erases_everything_of_the_account(
     assert_problem(refreshed, 401)
     assert_problem(client.get("/v1/me", headers=patient.headers), 401)
     assert_problem(sign_in(client, patient.email), 401)
-    # A write with the still-unexpired access token stores nothing.
+    # A write with the still-unexpired access token is refused (the session ended) and
+    # stores nothing.
     late = client.put(
         f"/v1/patients/me/entries/{uuid.uuid4()}",
         json={"recorded_at": records["entry"]["recorded_at"], "pain": 2},
         headers=patient.headers,
     )
-    assert_problem(late, 404)
+    assert_problem(late, 401)
     assert portal(count_rows, db, entries, patient_id=patient.id) == 0
 
 

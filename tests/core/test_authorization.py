@@ -53,6 +53,7 @@ from app.core import deps
 from app.core.database import Database, table_of
 from app.core.deps import CurrentCaller, DbDep
 from app.core.security import ALGORITHM
+from app.core.sessions import EndedSessions
 from app.courses.models import TreatmentCourse
 from app.diary.models import DiaryEntry
 from app.diary.service import entries
@@ -402,6 +403,12 @@ def world(client: TestClient, database_url: str, make_account: Callable[..., Acc
         return built
     template, rows = _WORLDS[database_url]
     portal.call(restore, db, rows)
+    # A row before may have erased an account of the world; restored, it is alive again
+    # (ids never come back for real): so are its sessions.
+    ended = app_of(client).state.ended_sessions
+    app_of(client).state.ended_sessions = EndedSessions(
+        int(ended.lifetime.total_seconds()), ended.check_seconds
+    )
     tokens = app_of(client).state.tokens
 
     def fresh(account: Account) -> Account:

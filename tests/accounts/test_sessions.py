@@ -1,0 +1,120 @@
+"""Sessions end when the user says so (contract §1): an access token names its session, and
+signing out, a replayed refresh token or erasing the account makes it fail at once, on this
+process and (within ``session_check_seconds``) on every other one sharing the database."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import jwt
+from fastapi.testclient import TestClient
+
+from tests.conftest import PASSWORD, SECRET, Account, assert_problem
+
+ENDED = "This session has ended; sign in again."
+#: Routes that answered 200 (with empty bodies) to an erased account's token.
+PATIENT_READS = (
+    "/v1/me",
+    "/v1/patients/me/entries",
+    "/v1/patients/me/courses",
+    "/v1/patients/me/sessions",
+    "/v1/patients/me/changes",
+    "/v1/patients/me/entries.csv",
+    "/v1/patients/me/access-log",
+    "/v1/patients/me/links",
+)
+
+
+def sign_in(client: TestClient, email: str) -> dict[str, Any]:
+    response = client.post(
+        "/v1/auth/token", data={"grant_type": "password", "username": email, "password": PASSWORD}
+    )
+    assert response.status_code == 200, response.text
+    pair: dict[str, Any] = response.json()
+    return pair
+
+
+def bearer(pair: dict[str, Any]) -> dict[str, str]:
+    return {"Authorization": f"Bearer {pair['access_token']}"}
+
+
+def test_an_access_token_names_its_session(client: TestClient, patient: Account) -> None:
+    first, second = sign_in(client, patient.email), sign_in(client, patient.email)
+    claims = [jwt.decode(p["access_token"], SECRET, algorithms=["HS256"]) for p in (first, second)]
+    assert claims[0]["sid"] != claims[1]["sid"]  # one session per sign-in
+    refreshed = client.post(
+        "/v1/auth/token",
+        data={"grant_type": "refresh_token", "refresh_token": first["refresh_token"]},
+    ).json()
+    same = jwt.decode(refreshed["access_token"], SECRET, algorithms=["HS256"])
+    assert same["sid"] == claims[0]["sid"]  # a refresh stays in its session
+
+
+def test_signing_out_ends_that_sessions_access_tokens_at_once(
+    client: TestClient, patient: Account
+) -> None:
+    phone, laptop = sign_in(client, patient.email), sign_in(client, patient.email)
+    assert client.get("/v1/patients/me/entries", headers=bearer(phone)).status_code == 200
+
+    revoked = client.post(
+        "/v1/auth/revoke", json={"refresh_token": phone["refresh_token"]}, headers=bearer(phone)
+    )
+    assert revoked.status_code == 204
+
+    for path in ("/v1/me", "/v1/patients/me/entries"):
+        problem = assert_problem(client.get(path, headers=bearer(phone)), 401)
+        assert problem["detail"] == ENDED
+    assert client.get("/v1/patients/me/entries", headers=bearer(laptop)).status_code == 200
+
+
+def test_a_replayed_refresh_token_ends_its_session(client: TestClient, patient: Account) -> None:
+    pair = sign_in(client, patient.email)
+    form = {"grant_type": "refresh_token", "refresh_token": pair["refresh_token"]}
+    rotated = client.post("/v1/auth/token", data=form).json()
+    assert client.get("/v1/me", headers=bearer(rotated)).status_code == 200
+
+    # Replayed with its successor in use (a stolen token): the family is revoked.
+    client.post("/v1/auth/token", data={**form, "refresh_token": rotated["refresh_token"]})
+    assert_problem(client.post("/v1/auth/token", data=form), 401)
+
+    for tokens in (pair, rotated):
+        assert_problem(client.get("/v1/me", headers=bearer(tokens)), 401)
+
+
+def test_an_erased_account_gets_401_everywhere(
+    client: TestClient, make_account: Callable[..., Account]
+) -> None:
+    patient = make_account("patient")
+    pair = sign_in(client, patient.email)
+    assert client.delete("/v1/me", headers=bearer(pair)).status_code == 204
+
+    for path in PATIENT_READS:
+        for headers in (bearer(pair), patient.headers):  # a signed-in token, and one without
+            response = client.get(path, headers=headers)
+            assert_problem(response, 401)
+            assert response.headers["WWW-Authenticate"].startswith("Bearer")
+
+    clinician = make_account("clinician")
+    assert client.delete("/v1/me", headers=clinician.headers).status_code == 204
+    assert_problem(client.get("/v1/patients", headers=clinician.headers), 401)
+
+
+def test_another_process_refuses_an_ended_session_within_its_check_interval(
+    client: TestClient, app_with: Callable[..., TestClient], patient: Account
+) -> None:
+    """Two apps on one database, as two processes or replicas: each keeps its own view of
+    the ended sessions and reads the others' from the database (here at every request)."""
+    other = app_with(session_check_seconds=0)
+    pair = sign_in(client, patient.email)
+    assert other.get("/v1/patients/me/entries", headers=bearer(pair)).status_code == 200
+
+    client.post(
+        "/v1/auth/revoke", json={"refresh_token": pair["refresh_token"]}, headers=bearer(pair)
+    )
+    assert_problem(other.get("/v1/patients/me/entries", headers=bearer(pair)), 401)
+
+    erased = sign_in(client, patient.email)
+    assert other.get("/v1/me", headers=bearer(erased)).status_code == 200
+    assert client.delete("/v1/me", headers=bearer(erased)).status_code == 204
+    assert_problem(other.get("/v1/me", headers=patient.headers), 401)
