@@ -7,7 +7,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Form, Request, Response, status
 
 from app.accounts import service
-from app.accounts.schemas import MeUpdate, Registration, RevokeRequest, TokenPair, UserOut
+from app.accounts.schemas import (
+    MeUpdate,
+    PasswordChange,
+    Registration,
+    RevokeRequest,
+    TokenPair,
+    UserOut,
+)
 from app.core.deps import (
     CurrentCaller,
     DbDep,
@@ -91,6 +98,29 @@ async def revoke(
 ) -> Response:
     await service.revoke(db, sessions, caller.user_id, data.refresh_token)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/me/password",
+    operation_id="me_password",
+    summary="Change your password: every other session ends; a new token pair for this one",
+    response_model=TokenPair,
+    responses=problem_responses(401, 403, 422, 429),
+)
+async def change_password(
+    data: PasswordChange,
+    caller: CurrentCaller,
+    request: Request,
+    db: DbDep,
+    passwords: PasswordsDep,
+    tokens: TokensDep,
+    settings: SettingsDep,
+    sessions: EndedSessionsDep,
+) -> TokenPair:
+    # Counted with the sign-ins of the account: a stolen access token must not make a
+    # way to guess the password.
+    request.app.state.sign_in_limits.hit(f"password:{caller.user_id}")
+    return await service.change_password(db, passwords, tokens, settings, sessions, caller, data)
 
 
 @router.get(

@@ -88,6 +88,13 @@ class TokenPair(BaseModel):
     refresh_token: str
 
 
+class PasswordChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    current_password: str = Field(min_length=1, max_length=1024)
+    new_password: str = Field(min_length=10, max_length=1024)
+
+
 class RevokeRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

@@ -14,11 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.concurrency import run_in_threadpool
 
 from app.accounts.models import RefreshToken, User
-from app.accounts.schemas import MeUpdate, Registration, TokenPair, UserOut
+from app.accounts.schemas import MeUpdate, PasswordChange, Registration, TokenPair, UserOut
 from app.core.clock import utcnow
 from app.core.database import Database, table_of
-from app.core.errors import Conflict, Invalid, NotFound, Unauthorized
-from app.core.security import AccessTokens, Passwords, digest, new_refresh_secret
+from app.core.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
+from app.core.security import AccessTokens, Caller, Passwords, digest, new_refresh_secret
 from app.core.sessions import EndedSessions, end_sessions
 from app.core.settings import Settings
 from app.records import changes
@@ -100,6 +100,65 @@ async def erase(db: Database, sessions: EndedSessions, user_id: uuid.UUID) -> No
             raise NotFound("The account no longer exists.")
         rows = await end_sessions(conn, user_id=user_id, now=utcnow())
     sessions.note(rows)
+
+
+async def change_password(
+    db: Database,
+    passwords: Passwords,
+    tokens: AccessTokens,
+    settings: Settings,
+    sessions: EndedSessions,
+    caller: Caller,
+    data: PasswordChange,
+) -> TokenPair:
+    """Set a new password after checking the current one (403 when wrong); every session of
+    the account ends, this one included, and the answer is a new session's token pair."""
+    async with db.read() as conn:
+        row = (
+            await conn.execute(
+                sa.select(users.c.password_hash, users.c.role).where(users.c.id == caller.user_id)
+            )
+        ).first()
+    if row is None:
+        raise Unauthorized(ERASED)
+    if not await run_in_threadpool(passwords.verify, row.password_hash, data.current_password):
+        raise Forbidden("The current password is wrong.")
+    new_hash = await run_in_threadpool(passwords.hash, data.new_password)
+    now, family_id = utcnow(), uuid.uuid4()
+    async with db.transaction() as conn:
+        updated = await conn.execute(
+            sa.update(users)
+            .where(users.c.id == caller.user_id)
+            .values(password_hash=new_hash, version=users.c.version + 1, updated_at=now)
+        )
+        if updated.rowcount == 0:
+            raise Unauthorized(ERASED)
+        families = set(
+            (
+                await conn.execute(
+                    sa.select(refresh_tokens.c.family_id)
+                    .where(refresh_tokens.c.user_id == caller.user_id)
+                    .distinct()
+                )
+            ).scalars()
+        )
+        if caller.session_id is not None:
+            families.add(caller.session_id)
+        await conn.execute(
+            sa.update(refresh_tokens)
+            .where(
+                refresh_tokens.c.user_id == caller.user_id, refresh_tokens.c.revoked_at.is_(None)
+            )
+            .values(revoked_at=now)
+        )
+        ended = await end_sessions(conn, families=sorted(families), now=now)
+        refresh = await _issue_refresh(conn, caller.user_id, family_id, settings)
+    sessions.note(ended)
+    return TokenPair(
+        access_token=tokens.issue(caller.user_id, row.role, family_id),
+        expires_in=tokens.ttl_seconds,
+        refresh_token=refresh,
+    )
 
 
 async def sign_in(

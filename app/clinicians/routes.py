@@ -244,4 +244,4 @@ async def patient_chart(
     as_of: AsOf = None,
 ) -> Response:
     svg = await report.chart(db, heavy, scope.patient_id, course_id, as_of)
-    return Response(svg, media_type="image/svg+xml")
+    return Response(svg, media_type="image/svg+xml; charset=utf-8")

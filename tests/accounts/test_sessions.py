@@ -118,3 +118,76 @@ def test_another_process_refuses_an_ended_session_within_its_check_interval(
     assert other.get("/v1/me", headers=bearer(erased)).status_code == 200
     assert client.delete("/v1/me", headers=bearer(erased)).status_code == 204
     assert_problem(other.get("/v1/me", headers=patient.headers), 401)
+
+
+NEW_PASSWORD = "a much longer new passphrase"
+
+
+def change_password(
+    client: TestClient, pair: dict[str, Any], current: str, new: str = NEW_PASSWORD
+) -> Any:
+    return client.post(
+        "/v1/me/password",
+        json={"current_password": current, "new_password": new},
+        headers=bearer(pair),
+    )
+
+
+def test_a_password_change_ends_every_other_session_and_answers_a_new_pair(
+    client: TestClient, patient: Account
+) -> None:
+    here, elsewhere = sign_in(client, patient.email), sign_in(client, patient.email)
+
+    changed = change_password(client, here, PASSWORD)
+
+    assert changed.status_code == 200, changed.text
+    fresh = changed.json()
+    assert set(fresh) == {"access_token", "token_type", "expires_in", "refresh_token"}
+    assert client.get("/v1/patients/me/entries", headers=bearer(fresh)).status_code == 200
+    for old in (here, elsewhere):  # access and refresh tokens of every earlier session
+        assert_problem(client.get("/v1/me", headers=bearer(old)), 401)
+        form = {"grant_type": "refresh_token", "refresh_token": old["refresh_token"]}
+        assert_problem(client.post("/v1/auth/token", data=form), 401)
+    old_password = {"grant_type": "password", "username": patient.email, "password": PASSWORD}
+    assert_problem(client.post("/v1/auth/token", data=old_password), 401)
+    new_password = old_password | {"password": NEW_PASSWORD}
+    assert client.post("/v1/auth/token", data=new_password).status_code == 200
+    refreshed = client.post(
+        "/v1/auth/token",
+        data={"grant_type": "refresh_token", "refresh_token": fresh["refresh_token"]},
+    )
+    assert refreshed.status_code == 200
+
+
+def test_a_wrong_current_password_is_403_and_changes_nothing(
+    client: TestClient, patient: Account
+) -> None:
+    pair = sign_in(client, patient.email)
+
+    problem = assert_problem(change_password(client, pair, "not the password"), 403)
+
+    assert problem["detail"] == "The current password is wrong."
+    assert client.get("/v1/me", headers=bearer(pair)).status_code == 200  # still signed in
+    assert sign_in(client, patient.email)["access_token"]  # the password is unchanged
+
+
+def test_a_new_password_under_10_characters_is_422_and_changes_nothing(
+    client: TestClient, patient: Account
+) -> None:
+    pair = sign_in(client, patient.email)
+    assert_problem(change_password(client, pair, PASSWORD, "short"), 422, field="new_password")
+    assert client.get("/v1/me", headers=bearer(pair)).status_code == 200
+    assert sign_in(client, patient.email)["access_token"]
+
+
+def test_another_process_refuses_the_sessions_a_password_change_ended(
+    client: TestClient, app_with: Callable[..., TestClient], patient: Account
+) -> None:
+    other = app_with(session_check_seconds=0)
+    elsewhere = sign_in(client, patient.email)
+    assert other.get("/v1/me", headers=bearer(elsewhere)).status_code == 200
+
+    fresh = change_password(client, sign_in(client, patient.email), PASSWORD).json()
+
+    assert_problem(other.get("/v1/me", headers=bearer(elsewhere)), 401)
+    assert other.get("/v1/me", headers=bearer(fresh)).status_code == 200

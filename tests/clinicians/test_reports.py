@@ -432,7 +432,7 @@ def test_chart_over_http_escapes_what_patients_typed(
 
     response = client.get(f"/v1/patients/{patient.id}/report/chart.svg", headers=clinician.headers)
     assert response.status_code == 200
-    assert response.headers["content-type"] == "image/svg+xml"
+    assert response.headers["content-type"] == "image/svg+xml; charset=utf-8"
     assert response.headers["cache-control"] == "no-store"
     svg = response.text
     assert "<script" not in svg and "&lt;script&gt;" in svg

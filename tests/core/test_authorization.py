@@ -158,6 +158,7 @@ class Audience(enum.Enum):
 # holding {patient_id} is PATIENT_DATA.
 ACCOUNT_ROUTES: dict[tuple[str, str], Audience] = {
     ("POST", "/v1/auth/revoke"): Audience.ANY_ACCOUNT,
+    ("POST", "/v1/me/password"): Audience.ANY_ACCOUNT,
     ("GET", "/v1/me"): Audience.ANY_ACCOUNT,
     ("PATCH", "/v1/me"): Audience.ANY_ACCOUNT,
     ("DELETE", "/v1/me"): Audience.ANY_ACCOUNT,
@@ -516,6 +517,8 @@ def request_for(route: Served, who: Who, world: World) -> dict[str, Any]:
         request |= merge_patch({"display_name": "Renamed by the matrix"})
     elif route.key == ("POST", "/v1/auth/revoke"):
         request["json"] = {"refresh_token": world.refresh_token or "no-such-token"}
+    elif route.key == ("POST", "/v1/me/password"):
+        request["json"] = {"current_password": PASSWORD, "new_password": "changed by the matrix"}
     elif route.key == ("POST", "/v1/patients/me/share-codes"):
         request["json"] = {"expires_in_hours": 24}
     elif route.key == ("POST", "/v1/links"):

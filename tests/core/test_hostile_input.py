@@ -1035,7 +1035,7 @@ def test_a_hostile_course_name_is_text_in_the_chart(
     response = records.get(f"{ME}/report/chart.svg", course_id=course_id, as_of="2026-01-31")
 
     assert response.status_code == 200, response.text
-    assert response.headers["content-type"] == "image/svg+xml"
+    assert response.headers["content-type"] == "image/svg+xml; charset=utf-8"
     assert response.headers["x-content-type-options"] == "nosniff"
     root = ET.fromstring(response.content)  # noqa: S314 — a well-formed document is the point
     elements = list(root.iter())
