@@ -6,6 +6,7 @@ import argparse
 import logging.config
 import signal
 import sys
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -80,7 +81,7 @@ def main(argv: list[str] | None = None) -> None:
             log_config=log_config,  # applied again in each worker process
             log_level=log_level,
             access_log=False,  # it prints raw paths and query strings; ours has route templates
-            proxy_headers=True,
+            **proxy_options(settings),
             timeout_graceful_shutdown=20,
             # Importing the app takes seconds on a loaded machine: uvicorn's default 5 s
             # health check would kill and restart workers in a loop.
@@ -93,6 +94,15 @@ def main(argv: list[str] | None = None) -> None:
 
         migrate(settings)
         print(asyncio.run(load_demo(settings, args.email, args.password)))
+
+
+def proxy_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's options for `X-Forwarded-For`: read only from the proxies named in
+    ``PAINDIARY_FORWARDED_ALLOW_IPS``; by default from none (uvicorn's own default trusts
+    127.0.0.1, so any local client could choose the address the limits count)."""
+    if not settings.forwarded_allow_ips:
+        return {"proxy_headers": False}
+    return {"proxy_headers": True, "forwarded_allow_ips": settings.forwarded_allow_ips}
 
 
 if __name__ == "__main__":

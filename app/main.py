@@ -123,6 +123,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.write_limits = SlidingWindow(settings.writes_per_minute, 60)
     app.state.sign_in_limits = SlidingWindow(settings.sign_ins_per_minute, 60)
+    app.state.failed_sign_ins = SlidingWindow(
+        settings.failed_sign_ins_per_account, settings.sign_in_failure_window
+    )
     app.state.sign_up_limits = SlidingWindow(settings.sign_ups_per_hour, 3600)
     app.state.summaries = RenderedBodies(settings.summary_cache_entries)
     app.state.patient_rows = PatientRows()

@@ -103,6 +103,7 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "secret_key": SECRET,
         "writes_per_minute": 0,
         "sign_ins_per_minute": 0,
+        "failed_sign_ins_per_account": 0,
         "sign_ups_per_hour": 0,
     } | overrides
     return Settings(**values)

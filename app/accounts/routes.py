@@ -25,7 +25,8 @@ from app.core.deps import (
     TokensDep,
     client_address,
 )
-from app.core.errors import BadRequest, Invalid, problem_responses
+from app.core.errors import BadRequest, Invalid, Unauthorized, problem_responses
+from app.core.ratelimit import SlidingWindow
 from app.records.routes import merge_patch_body
 
 router = APIRouter(prefix="/v1", tags=["accounts"], dependencies=[KnownQueryParameters])
@@ -78,7 +79,14 @@ async def token(
     if grant_type == "password":
         if not username or not password:
             raise Invalid([(["body", "username"], "username and password are required")])
-        return await service.sign_in(db, passwords, tokens, settings, username, password)
+        failures: SlidingWindow = request.app.state.failed_sign_ins
+        account = f"account:{username.strip().lower()}"  # known or not: the same answers
+        failures.check(account)
+        try:
+            return await service.sign_in(db, passwords, tokens, settings, username, password)
+        except Unauthorized:
+            failures.hit(account)
+            raise
     if grant_type == "refresh_token":
         if not refresh_token:
             raise Invalid([(["body", "refresh_token"], "refresh_token is required")])

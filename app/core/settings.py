@@ -53,6 +53,15 @@ class Settings(BaseSettings):
     writes_per_minute: int = Field(default=600, ge=0)
     #: Token requests (sign-in, refresh) per client address per minute (0 = off).
     sign_ins_per_minute: int = Field(default=30, ge=0)
+    #: Failed sign-ins per account (whatever the address) within ``sign_in_failure_window``
+    #: seconds; past it the account's sign-ins are 429 until the oldest failure is that old.
+    #: A window, not a lock: a stranger cannot keep an account shut for long, and devices
+    #: already signed in keep refreshing their tokens meanwhile.
+    failed_sign_ins_per_account: int = Field(default=10, ge=0)
+    sign_in_failure_window: int = Field(default=900, ge=1)
+    #: Proxies whose `X-Forwarded-For` names the client (comma-separated addresses, or
+    #: `*`); by default none, so that a client cannot choose its own address.
+    forwarded_allow_ips: str = ""
     #: Registrations per client address per hour (0 = off).
     sign_ups_per_hour: int = Field(default=20, ge=0)
     #: Responses larger than this are gzip-compressed for clients that accept it.

@@ -10,7 +10,9 @@ from typing import Any
 import jwt
 from fastapi.testclient import TestClient
 
-from tests.conftest import PASSWORD, SECRET, Account, assert_problem
+from app.cli import proxy_options
+from app.core.ratelimit import SlidingWindow
+from tests.conftest import PASSWORD, SECRET, Account, app_of, assert_problem, make_settings
 
 ENDED = "This session has ended; sign in again."
 #: Routes that answered 200 (with empty bodies) to an erased account's token.
@@ -191,3 +193,49 @@ def test_another_process_refuses_the_sessions_a_password_change_ended(
 
     assert_problem(other.get("/v1/me", headers=bearer(elsewhere)), 401)
     assert other.get("/v1/me", headers=bearer(fresh)).status_code == 200
+
+
+def test_failed_sign_ins_are_limited_per_account_whatever_the_address(
+    app_with: Callable[..., TestClient], patient: Account, other_patient: Account
+) -> None:
+    app = app_with(failed_sign_ins_per_account=3, sign_in_failure_window=60)
+    now = [1000.0]
+    app_of(app).state.failed_sign_ins = SlidingWindow(3, 60, clock=lambda: now[0])
+    device = sign_in(app, patient.email)  # signed in before the attack
+
+    def attempt(email: str, password: str, address: str) -> Any:
+        form = {"grant_type": "password", "username": email, "password": password}
+        return app.post("/v1/auth/token", data=form, headers={"X-Forwarded-For": address})
+
+    for n in range(3):
+        assert_problem(attempt(patient.email, "wrong password", f"203.0.113.{n}"), 401)
+    refused = attempt(patient.email, PASSWORD, "198.51.100.7")  # even the right one
+    assert_problem(refused, 429)
+    assert refused.headers["Retry-After"] == "60"
+    assert_problem(attempt(patient.email.upper(), PASSWORD, "198.51.100.8"), 429)
+
+    # Other accounts sign in; the device signed in before keeps refreshing its tokens.
+    assert attempt(other_patient.email, PASSWORD, "203.0.113.1").status_code == 200
+    form = {"grant_type": "refresh_token", "refresh_token": device["refresh_token"]}
+    assert app.post("/v1/auth/token", data=form).status_code == 200
+
+    now[0] += 60  # a window, not a lock
+    assert attempt(patient.email, PASSWORD, "198.51.100.7").status_code == 200
+
+
+def test_an_unknown_email_is_limited_like_a_known_one(
+    app_with: Callable[..., TestClient],
+) -> None:
+    app = app_with(failed_sign_ins_per_account=2, sign_in_failure_window=60)
+    form = {"grant_type": "password", "username": "nobody@example.org", "password": "x" * 12}
+    statuses = [app.post("/v1/auth/token", data=form).status_code for _ in range(3)]
+    assert statuses == [401, 401, 429]
+
+
+def test_x_forwarded_for_is_read_only_from_configured_proxies() -> None:
+    assert proxy_options(make_settings("sqlite:///x.db")) == {"proxy_headers": False}
+    trusted = make_settings("sqlite:///x.db", forwarded_allow_ips="10.0.0.1,10.0.0.2")
+    assert proxy_options(trusted) == {
+        "proxy_headers": True,
+        "forwarded_allow_ips": "10.0.0.1,10.0.0.2",
+    }
