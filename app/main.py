@@ -259,11 +259,10 @@ def _name_request_bodies(schema: dict[str, Any]) -> None:
         for operation in operations.values():
             for media, content in operation.get("requestBody", {}).get("content", {}).items():
                 body = content.get("schema", {})
-                variants = body.get("anyOf", [])
-                if {"type": "null"} in variants and len(variants) == 2:
+                if _nullable(body):
                     # An optional body is left out, never sent as `null` (which is 422).
-                    (body,) = [v for v in variants if v != {"type": "null"}]
-                    content["schema"] = body
+                    # (FastAPI's title for it, "Body", is dropped with the null.)
+                    content["schema"] = body = _without_null(body, annotated=False)
                     operation["requestBody"]["required"] = False
                 if body.get("$ref") in renamed:
                     content["schema"] = {"$ref": renamed[body["$ref"]]}
@@ -279,9 +278,8 @@ def _path_parameters_in_path_order(path: str, operation: dict[str, Any]) -> None
     parameters = operation.get("parameters")
     if not parameters:
         return
-    place = {name: path.index("{" + name + "}") for name in _names_in(path)}
     in_path = sorted(
-        (p for p in parameters if p["in"] == "path"), key=lambda p: place.get(p["name"], 0)
+        (p for p in parameters if p["in"] == "path"), key=lambda p: path.find(f"{{{p['name']}}}")
     )
     operation["parameters"] = in_path + [p for p in parameters if p["in"] != "path"]
 
@@ -292,20 +290,20 @@ def _optional_parameters_are_absent_not_null(operation: dict[str, Any]) -> None:
     writes ``anyOf: [X, {type: null}]``, which tools read as "send the text null": write
     ``X``."""
     for parameter in operation.get("parameters", ()):
-        schema = parameter.get("schema", {})
-        variants = schema.get("anyOf")
-        if parameter["in"] != "path" and variants and {"type": "null"} in variants:
-            rest = [v for v in variants if v != {"type": "null"}]
-            others = {k: v for k, v in schema.items() if k != "anyOf"}
-            parameter["schema"] = (
-                {**rest[0], **others}
-                if len(rest) == 1
-                else {
-                    "anyOf": rest,
-                    **others,
-                }
-            )
+        if parameter["in"] != "path" and _nullable(parameter.get("schema", {})):
+            parameter["schema"] = _without_null(parameter["schema"])
 
 
-def _names_in(path: str) -> list[str]:
-    return [part[1:-1] for part in path.split("/") if part.startswith("{")]
+_NULL = {"type": "null"}
+
+
+def _nullable(schema: dict[str, Any]) -> bool:
+    return _NULL in schema.get("anyOf", ())
+
+
+def _without_null(schema: dict[str, Any], *, annotated: bool = True) -> dict[str, Any]:
+    """``anyOf: [X, {type: null}]`` as ``X``, with the schema's own title and description
+    when ``annotated``; with several other variants, their ``anyOf``."""
+    rest = [v for v in schema["anyOf"] if v != _NULL]
+    others = {k: v for k, v in schema.items() if k != "anyOf"} if annotated else {}
+    return {**rest[0], **others} if len(rest) == 1 else {"anyOf": rest, **others}

@@ -125,8 +125,8 @@ async def change_password(
     settings: SettingsDep,
     sessions: EndedSessionsDep,
 ) -> TokenPair:
-    # Counted with the sign-ins of the account: a stolen access token must not make a
-    # way to guess the password.
+    # Limited as sign-ins are (per minute, here per account): a stolen access token must
+    # not make a way to guess the password.
     request.app.state.sign_in_limits.hit(f"password:{caller.user_id}")
     return await service.change_password(db, passwords, tokens, settings, sessions, caller, data)
 

@@ -274,8 +274,9 @@ async def revoke(db: Database, sessions: EndedSessions, user_id: uuid.UUID, pres
             and row["user_id"] == user_id
             and hmac.compare_digest(row["secret_hash"], digest(secret))
         ):
-            await _revoke_family(conn, row["family_id"], utcnow())
-            ended = await end_sessions(conn, families=[row["family_id"]], now=utcnow())
+            now = utcnow()
+            await _revoke_family(conn, row["family_id"], now)
+            ended = await end_sessions(conn, families=[row["family_id"]], now=now)
         else:
             ended = []
     sessions.note(ended)  # after the commit

@@ -129,31 +129,24 @@ OffsetDatetime = Annotated[
 ]
 #: A calendar date written YYYY-MM-DD.
 CalendarDate = Annotated[dt.date, BeforeValidator(_date_text)]
+
+
+def _dates_of_years(years: str) -> WithJsonSchema:
+    """The schema of a date whose year matches ``years`` (a regular expression): JSON Schema
+    has no keyword for a date's range (pydantic would write its own ``ge``/``le``, which
+    validators and generators ignore), so a range is stated as a pattern on the year."""
+    month_day = "(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
+    return WithJsonSchema({"type": "string", "format": "date", "pattern": f"^{years}-{month_day}$"})
+
+
 #: A calendar date from ``EARLIEST`` on (its upper bound, if any, is the caller's: e.g.
-#: tomorrow), the lower bound stated in the schema as a pattern on the year.
-DateSince1900 = Annotated[
-    CalendarDate,
-    WithJsonSchema(
-        {
-            "type": "string",
-            "format": "date",
-            "pattern": r"^(19|[2-9][0-9])[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$",
-        }
-    ),
-]
-#: A calendar date from ``EARLIEST`` through ``LATEST_AS_OF``. JSON Schema has no keyword
-#: for a date's range (pydantic would write its own ``ge``/``le``, which validators and
-#: generators ignore), so the schema states the same range as a pattern on the year.
+#: tomorrow).
+DateSince1900 = Annotated[CalendarDate, _dates_of_years("(19|[2-9][0-9])[0-9]{2}")]
+#: A calendar date from ``EARLIEST`` through ``LATEST_AS_OF``.
 BoundedDate = Annotated[
     CalendarDate,
     Field(ge=EARLIEST, le=LATEST_AS_OF),
-    WithJsonSchema(
-        {
-            "type": "string",
-            "format": "date",
-            "pattern": r"^(19[0-9]{2}|2[01][0-9]{2})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$",
-        }
-    ),
+    _dates_of_years("(19[0-9]{2}|2[01][0-9]{2})"),
 ]
 
 Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]

@@ -3,10 +3,16 @@
 An access token names its session (``sid``: the family of refresh tokens it was issued
 with). Signing out, a refresh token replayed, a password change or an erasure ends
 sessions by writing a row here, in the same transaction as the change; each process keeps
-the rows of the last access-token lifetime in memory and asks the database for new ones at
-most every ``check_seconds`` (0.5 s): one small indexed query per process per half second,
-whatever the traffic, instead of one per request. The writing process applies its own rows
-at once.
+the rows of the last access-token lifetime in memory and asks the database for the recent
+ones at most every ``check_seconds`` (0.5 s): one small indexed query per process per half
+second, whatever the traffic, instead of one per request. The writing process applies its
+own rows at once.
+
+A look reads by ``ended_at``, not by id: a transaction that took its id first may commit
+after one that took a later id, so "the ids after the last one seen" could miss it. Each
+look reads again the rows of the last :data:`OVERLAP` before the previous look (applying a
+row twice changes nothing), which covers a transaction committing that long after it
+stamped ``ended_at`` and clocks of processes that far apart.
 """
 
 from __future__ import annotations
@@ -25,6 +31,9 @@ from sqlmodel import Field, SQLModel
 from app.core.database import Database, UTCDateTime, table_of
 from app.core.security import Caller
 
+#: How far back a look reads again before the previous one (see the module's docstring).
+OVERLAP = dt.timedelta(seconds=30)
+
 
 class EndedSession(SQLModel, table=True):
     """A session that ended: one family's (``family_id``), or every session of an account
@@ -32,9 +41,7 @@ class EndedSession(SQLModel, table=True):
     account it ends."""
 
     __tablename__ = "ended_sessions"
-    # Ids never come back (SQLite would reuse them after a delete): a process reads the
-    # rows after the last id it has seen.
-    __table_args__ = {"sqlite_autoincrement": True}
+    __table_args__ = {"sqlite_autoincrement": True}  # an id is never given twice
 
     id: int | None = Field(
         default=None,
@@ -85,7 +92,8 @@ class EndedSessions:
         self.check_seconds = check_seconds
         self._clock = clock
         self._checked_at: float | None = None
-        self._last_id = 0
+        #: The wall-clock time of the last look (rows from OVERLAP before it are read again).
+        self._looked_at: dt.datetime | None = None
         self._families: dict[uuid.UUID, dt.datetime] = {}
         self._accounts: dict[uuid.UUID, dt.datetime] = {}
         self._lock = asyncio.Lock()
@@ -105,15 +113,14 @@ class EndedSessions:
             checked = self._checked_at
             if checked is not None and self._clock() - checked < self.check_seconds:
                 return
+            looked_at = dt.datetime.now(dt.UTC)
+            # The first look reads what can still matter: a token lifetime back.
+            since = self._looked_at - OVERLAP if self._looked_at else looked_at - self.lifetime
             async with db.read_autocommit() as conn:
-                query = sa.select(ended).where(ended.c.id > self._last_id).order_by(ended.c.id)
-                if self._checked_at is None:  # the first look: only what can still matter
-                    since = dt.datetime.now(dt.UTC) - self.lifetime
-                    query = query.where(ended.c.ended_at >= since)
+                query = sa.select(ended).where(ended.c.ended_at >= since)
                 rows = (await conn.execute(query)).mappings().all()
             self.note(rows)
-            if rows:
-                self._last_id = max(self._last_id, *(int(r["id"]) for r in rows))
+            self._looked_at = looked_at
             self._checked_at = self._clock()
             self._forget_old()
 
