@@ -30,7 +30,7 @@ from app.core.middleware import (
     ResponseHeaders,
 )
 from app.core.observability import install_observability
-from app.core.ratelimit import SlidingWindow
+from app.core.ratelimit import rate_limit
 from app.core.runtime import tune_garbage_collector
 from app.core.security import AccessTokens, Passwords
 from app.core.sessions import EndedSessions
@@ -118,15 +118,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.ended_sessions = EndedSessions(
         settings.access_token_ttl_seconds, settings.session_check_seconds
     )
-    app.state.link_attempts = SlidingWindow(
-        settings.link_attempts_per_window, settings.rate_limit_window_seconds
+    # Counted in the database on PostgreSQL, so that they hold across processes and replicas.
+    app.state.link_attempts = rate_limit(
+        db, "share-codes", settings.link_attempts_per_window, settings.rate_limit_window_seconds
     )
-    app.state.write_limits = SlidingWindow(settings.writes_per_minute, 60)
-    app.state.sign_in_limits = SlidingWindow(settings.sign_ins_per_minute, 60)
-    app.state.failed_sign_ins = SlidingWindow(
-        settings.failed_sign_ins_per_account, settings.sign_in_failure_window
+    app.state.write_limits = rate_limit(db, "writes", settings.writes_per_minute, 60)
+    app.state.sign_in_limits = rate_limit(db, "sign-ins", settings.sign_ins_per_minute, 60)
+    app.state.failed_sign_ins = rate_limit(
+        db,
+        "failed-sign-ins",
+        settings.failed_sign_ins_per_account,
+        settings.sign_in_failure_window,
     )
-    app.state.sign_up_limits = SlidingWindow(settings.sign_ups_per_hour, 3600)
+    app.state.sign_up_limits = rate_limit(db, "sign-ups", settings.sign_ups_per_hour, 3600)
     app.state.summaries = RenderedBodies(settings.summary_cache_entries)
     app.state.patient_rows = PatientRows()
     app.state.heavy_work = HeavyWork(settings.heavy_work_threads, settings.heavy_work_limit)

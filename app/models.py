@@ -4,6 +4,7 @@ from app.access.models import AccessLogEntry, ClinicianLink
 from app.accounts.models import RefreshToken, User
 from app.clinicians.models import ShareCode
 from app.core.database import metadata
+from app.core.ratelimit import RateLimitRow
 from app.core.sessions import EndedSession
 from app.courses.models import TreatmentCourse
 from app.diary.models import DiaryEntry
@@ -17,6 +18,7 @@ __all__ = [
     "DiaryEntry",
     "EndedSession",
     "IdempotencyKey",
+    "RateLimitRow",
     "RefreshToken",
     "SessionEvent",
     "ShareCode",

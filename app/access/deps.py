@@ -35,7 +35,7 @@ async def patient_scope(
     """Count a write against the caller's limit, then decide access."""
     state = request.app.state
     if need is not Need.READ:
-        state.write_limits.hit(str(caller.user_id))
+        await state.write_limits.hit(str(caller.user_id))
     # Only a clinician's use is logged with its path; a patient's request need not build it.
     path = request.url.path if caller.role != "patient" else ""
     return await resolve_patient(state.db, caller, patient_id, need, request.method, path)

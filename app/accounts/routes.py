@@ -26,7 +26,7 @@ from app.core.deps import (
     client_address,
 )
 from app.core.errors import BadRequest, Invalid, Unauthorized, problem_responses
-from app.core.ratelimit import SlidingWindow
+from app.core.ratelimit import RateLimit
 from app.records.routes import merge_patch_body
 
 router = APIRouter(prefix="/v1", tags=["accounts"], dependencies=[KnownQueryParameters])
@@ -51,7 +51,7 @@ MergePatch = Annotated[
 async def register(
     data: Registration, db: DbDep, passwords: PasswordsDep, request: Request
 ) -> UserOut:
-    request.app.state.sign_up_limits.hit(client_address(request))
+    await request.app.state.sign_up_limits.hit(client_address(request))
     return await service.register(db, passwords, data)
 
 
@@ -75,17 +75,17 @@ async def token(
     refresh_token: Annotated[str | None, Form(max_length=512)] = None,
     scope: Annotated[str, Form(max_length=200)] = "",
 ) -> TokenPair:
-    request.app.state.sign_in_limits.hit(client_address(request))
+    await request.app.state.sign_in_limits.hit(client_address(request))
     if grant_type == "password":
         if not username or not password:
             raise Invalid([(["body", "username"], "username and password are required")])
-        failures: SlidingWindow = request.app.state.failed_sign_ins
+        failures: RateLimit = request.app.state.failed_sign_ins
         account = f"account:{username.strip().lower()}"  # known or not: the same answers
-        failures.check(account)
+        await failures.check(account)
         try:
             return await service.sign_in(db, passwords, tokens, settings, username, password)
         except Unauthorized:
-            failures.hit(account)
+            await failures.hit(account)
             raise
     if grant_type == "refresh_token":
         if not refresh_token:
@@ -127,7 +127,7 @@ async def change_password(
 ) -> TokenPair:
     # Limited as sign-ins are (per minute, here per account): a stolen access token must
     # not make a way to guess the password.
-    request.app.state.sign_in_limits.hit(f"password:{caller.user_id}")
+    await request.app.state.sign_in_limits.hit(f"password:{caller.user_id}")
     return await service.change_password(db, passwords, tokens, settings, sessions, caller, data)
 
 

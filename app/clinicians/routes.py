@@ -77,14 +77,14 @@ async def redeem_share_code(
 ) -> LinkOut:
     limits = request.app.state.link_attempts
     address = client_address(request)
-    limits.check(f"account:{caller.user_id}")
-    limits.check(f"address:{address}")
+    await limits.check(f"account:{caller.user_id}")
+    await limits.check(f"address:{address}")
     try:
         return await service.redeem(db, caller.user_id, body.code)
     except NotFound:
         # Only failed attempts count: guessing codes is what the limit stops.
-        limits.hit(f"account:{caller.user_id}")
-        limits.hit(f"address:{address}")
+        await limits.hit(f"account:{caller.user_id}")
+        await limits.hit(f"address:{address}")
         raise
 
 

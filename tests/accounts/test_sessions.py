@@ -11,7 +11,7 @@ import jwt
 from fastapi.testclient import TestClient
 
 from app.cli import proxy_options
-from app.core.ratelimit import SlidingWindow
+from app.core.ratelimit import rate_limit
 from tests.conftest import PASSWORD, SECRET, Account, app_of, assert_problem, make_settings
 
 ENDED = "This session has ended; sign in again."
@@ -200,7 +200,8 @@ def test_failed_sign_ins_are_limited_per_account_whatever_the_address(
 ) -> None:
     app = app_with(failed_sign_ins_per_account=3, sign_in_failure_window=60)
     now = [1000.0]
-    app_of(app).state.failed_sign_ins = SlidingWindow(3, 60, clock=lambda: now[0])
+    state = app_of(app).state
+    state.failed_sign_ins = rate_limit(state.db, "failed-sign-ins", 3, 60, lambda: now[0])
     device = sign_in(app, patient.email)  # signed in before the attack
 
     def attempt(email: str, password: str, address: str) -> Any:

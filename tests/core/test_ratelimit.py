@@ -1,23 +1,34 @@
-"""Rate limits: the sliding window itself (with a fake clock), and the sign-in, sign-up and
-write limits of an app built with them on (the shared test client has them off)."""
+"""Rate limits: the sliding window itself (with a fake clock) as each backend counts it —
+in process on SQLite, in the database on PostgreSQL — and the sign-in, sign-up and write
+limits of an app built with them on (the shared test client has them off)."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Callable
 from typing import Any
 
 import httpx2
 import pytest
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from app.accounts.models import User
-from app.core.database import Database, table_of
-from app.core.ratelimit import SlidingWindow, TooManyRequests
+from app.core.database import Database, create_engine, table_of
+from app.core.ratelimit import (
+    DatabaseWindow,
+    RateLimit,
+    RateLimitRow,
+    SlidingWindow,
+    TooManyRequests,
+    rate_limit,
+)
 from app.diary.models import DiaryEntry
 from tests.conftest import PASSWORD, Account, assert_problem, count_rows
 
 ENTRIES = table_of(DiaryEntry)
+LIMITS = table_of(RateLimitRow)
 USERS = table_of(User)
 ENTRY = {"recorded_at": "2026-11-20T08:30:00+01:00", "pain": 4}
 
@@ -28,6 +39,30 @@ class FakeClock:
 
     def __call__(self) -> float:
         return self.now
+
+
+class Blocking:
+    """A backend's limit (:func:`rate_limit`, as the app builds it) called from a test."""
+
+    def __init__(self, limit: RateLimit, portal: Callable[..., Any]) -> None:
+        self.limit, self.portal = limit, portal
+
+    def hit(self, key: str) -> None:
+        self.portal(self.limit.hit, key)
+
+    def check(self, key: str) -> None:
+        self.portal(self.limit.check, key)
+
+
+@pytest.fixture
+def limiter(db: Database, portal: Callable[..., Any]) -> Callable[..., Blocking]:
+    """``limiter(limit, seconds, clock)``: this backend's sliding window on a fake clock."""
+    names = iter(range(1000))
+
+    def make(limit: int, seconds: float, clock: FakeClock) -> Blocking:
+        return Blocking(rate_limit(db, f"test{next(names)}", limit, seconds, clock), portal)
+
+    return make
 
 
 def assert_limited(call: Callable[[], Any], retry_after: int) -> TooManyRequests:
@@ -43,9 +78,9 @@ def assert_limited(call: Callable[[], Any], retry_after: int) -> TooManyRequests
 # --- SlidingWindow ------------------------------------------------------------------------
 
 
-def test_the_event_over_the_limit_is_refused() -> None:
+def test_the_event_over_the_limit_is_refused(limiter: Callable[..., Blocking]) -> None:
     clock = FakeClock()
-    window = SlidingWindow(3, 60, clock)
+    window = limiter(3, 60, clock)
 
     for step in range(3):
         clock.now = 1000.0 + 10 * step
@@ -56,8 +91,8 @@ def test_the_event_over_the_limit_is_refused() -> None:
     assert_limited(lambda: window.check("a"), retry_after=30)
 
 
-def test_keys_are_counted_apart() -> None:
-    window = SlidingWindow(1, 60, FakeClock())
+def test_keys_are_counted_apart(limiter: Callable[..., Blocking]) -> None:
+    window = limiter(1, 60, FakeClock())
     window.hit("a")
 
     window.hit("b")
@@ -67,9 +102,9 @@ def test_keys_are_counted_apart() -> None:
     assert_limited(lambda: window.hit("b"), retry_after=60)
 
 
-def test_events_older_than_the_window_are_forgotten() -> None:
+def test_events_older_than_the_window_are_forgotten(limiter: Callable[..., Blocking]) -> None:
     clock = FakeClock(0.0)
-    window = SlidingWindow(2, 60, clock)
+    window = limiter(2, 60, clock)
     window.hit("a")  # t=0
     clock.now = 30.0
     window.hit("a")  # t=30
@@ -85,9 +120,9 @@ def test_events_older_than_the_window_are_forgotten() -> None:
     assert_limited(lambda: window.hit("a"), retry_after=30)
 
 
-def test_retry_after_is_whole_seconds_rounded_up() -> None:
+def test_retry_after_is_whole_seconds_rounded_up(limiter: Callable[..., Blocking]) -> None:
     clock = FakeClock(0.0)
-    window = SlidingWindow(1, 60, clock)
+    window = limiter(1, 60, clock)
     window.hit("a")
 
     for now, expected in [(0.0, 60), (0.5, 60), (1.0, 59), (20.25, 40), (59.99, 1)]:
@@ -95,8 +130,8 @@ def test_retry_after_is_whole_seconds_rounded_up() -> None:
         assert_limited(lambda: window.hit("a"), retry_after=expected)
 
 
-def test_check_does_not_count() -> None:
-    window = SlidingWindow(2, 60, FakeClock())
+def test_check_does_not_count(limiter: Callable[..., Blocking]) -> None:
+    window = limiter(2, 60, FakeClock())
 
     for _ in range(10):
         window.check("a")
@@ -107,9 +142,9 @@ def test_check_does_not_count() -> None:
     assert_limited(lambda: window.check("a"), retry_after=60)
 
 
-def test_a_refused_hit_is_not_counted() -> None:
+def test_a_refused_hit_is_not_counted(limiter: Callable[..., Blocking]) -> None:
     clock = FakeClock(0.0)
-    window = SlidingWindow(1, 60, clock)
+    window = limiter(1, 60, clock)
     window.hit("a")
     clock.now = 50.0
     assert_limited(lambda: window.hit("a"), retry_after=10)
@@ -178,6 +213,88 @@ def test_the_default_bound_is_100000_keys() -> None:
     assert str(SlidingWindow.MAX_KEYS + 9) in window._events
     assert "0" not in window._events and str(SlidingWindow.MAX_KEYS // 10 - 1) not in window._events
     assert str(SlidingWindow.MAX_KEYS // 10) in window._events
+
+
+def test_a_limit_of_zero_counts_nothing_on_either_backend(
+    limiter: Callable[..., Blocking], db: Database, portal: Callable[..., Any]
+) -> None:
+    window = limiter(0, 60, FakeClock())
+    for _ in range(100):
+        window.hit("a")
+        window.check("a")
+    assert portal(count_rows, db, LIMITS) == 0
+
+
+@pytest.mark.postgresql_only
+def test_concurrent_events_from_two_processes_are_counted_exactly(
+    db: Database, database_url: str, portal: Callable[..., Any]
+) -> None:
+    """Two engines (as two processes: pools of their own) on one database, 60 events at once
+    for one key, limit 25: exactly 25 pass, whichever took them; the row holds those 25."""
+
+    async def burst() -> list[bool]:
+        other = Database(create_engine(database_url))
+        limits = [rate_limit(db, "burst", 25, 60), rate_limit(other, "burst", 25, 60)]
+
+        async def one(n: int) -> bool:
+            try:
+                await limits[n % 2].hit("k")
+            except TooManyRequests:
+                return False
+            return True
+
+        try:
+            return list(await asyncio.gather(*(one(n) for n in range(60))))
+        finally:
+            await other.dispose()
+
+    outcomes = portal(burst)
+
+    assert sum(outcomes) == 25
+    events = portal(_events_of, db, "burst:k")
+    assert len(events) == 25 and events == sorted(events)
+
+
+@pytest.mark.postgresql_only
+def test_events_stay_sorted_when_clocks_disagree(db: Database, portal: Callable[..., Any]) -> None:
+    clock = FakeClock(100.0)
+    window = Blocking(rate_limit(db, "skew", 3, 60, clock), portal)
+    window.hit("a")
+    clock.now = 99.0  # a statement that read its clock earlier but got the row later
+    window.hit("a")
+    clock.now = 100.5
+    window.hit("a")
+
+    assert portal(_events_of, db, "skew:a") == [100.0, 100.0, 100.5]
+    clock.now = 160.0  # the first two left together
+    window.hit("a")
+    assert portal(_events_of, db, "skew:a") == [100.5, 160.0]
+
+
+@pytest.mark.postgresql_only
+def test_rows_whose_events_expired_are_swept(db: Database, portal: Callable[..., Any]) -> None:
+    clock = FakeClock(0.0)
+    limit = rate_limit(db, "sweep", 5, 60, clock)
+    assert isinstance(limit, DatabaseWindow)
+    window = Blocking(limit, portal)
+    for key in ("a", "b", "c"):
+        window.hit(key)
+    clock.now = 61.0
+    limit.SWEEP_SECONDS = 0  # sweep at the next event
+    window.hit("d")
+
+    assert portal(_keys, db) == ["sweep:d"]
+
+
+async def _events_of(db: Database, key: str) -> list[float]:
+    async with db.read() as conn:
+        query = sa.select(LIMITS.c.events).where(LIMITS.c.key == key)
+        return list((await conn.execute(query)).scalar_one())
+
+
+async def _keys(db: Database) -> list[str]:
+    async with db.read() as conn:
+        return list((await conn.execute(sa.select(LIMITS.c.key).order_by("key"))).scalars())
 
 
 # --- through HTTP -------------------------------------------------------------------------
