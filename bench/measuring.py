@@ -34,6 +34,9 @@ BENCH_APPS = ("bare_app", "tutorial_app", "ceiling_app")
 CONNECTIONS = 32
 #: Rounds of (bare constant, service PUT) taken in turn for the ratio to the bare framework.
 ROUNDS = 3
+#: The per-account write limit on, so high that no PUT of the load is refused: each PUT is
+#: counted. The loads of that row spread over seeding.WRITERS patients.
+LIMITED = {"PAINDIARY_WRITES_PER_MINUTE": "1000000"}
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,10 @@ class Measurements:
     bare: Load
     put: Load
     put_over_bare: list[float]
+    #: The PUT with the per-account write limit on (counted in the database on PostgreSQL),
+    #: in rounds in turn with the PUT above (limit off): the median, and each round's ratio.
+    put_limited: Load
+    limited_over_put: list[float]
     bare_latency: Load
     batch: Load
     memory_mib: list[float]
@@ -88,6 +95,8 @@ def measure(backend: str, work: Workload, duration: int) -> Measurements:
         server(SERVICE, work.server, factory=True) as service,
     ):
         bare, put, put_over_bare = paired_rounds(bare_app.base, service.base, duration, work)
+        with server(SERVICE, work.server | LIMITED, factory=True) as limited:
+            put_limited, limited_over_put = limit_rounds(service.base, limited.base, duration, work)
         bare_latency = wrk(
             bare_app.base + "/constant", duration=duration, connections=1, latency=True
         )
@@ -104,6 +113,8 @@ def measure(backend: str, work: Workload, duration: int) -> Measurements:
         bare=bare,
         put=put,
         put_over_bare=put_over_bare,
+        put_limited=put_limited,
+        limited_over_put=limited_over_put,
         bare_latency=bare_latency,
         batch=batch,
         memory_mib=memory_mib,
@@ -123,6 +134,7 @@ def check_no_failures(m: Measurements) -> None:
         ("bare", m.bare),
         ("tutorial PUT", m.tutorial),
         ("service PUT", m.put),
+        ("service PUT, write limit on", m.put_limited),
         ("summary", m.summary),
         ("patient list", m.patient_list),
         ("summary computed", m.summary_computed),
@@ -184,6 +196,27 @@ def paired_rounds(
         put_runs.append(puts(base, duration, work))
     ratios = [p.rps / b.rps for b, p in zip(bares, put_runs, strict=True)]
     return _median(bares), _median(put_runs), ratios
+
+
+def limit_rounds(
+    base: str, limited_base: str, duration: int, work: Workload
+) -> tuple[Load, list[float]]:
+    """The service's PUT with the write limit off and on, in turn, ``ROUNDS`` times each,
+    spread over many patients: the median run with the limit on, and each round's ratio,
+    on over off."""
+
+    def load(url: str, seconds: int) -> Load:
+        return wrk(
+            url, duration=seconds, connections=CONNECTIONS, script="put_entries.lua",
+            env=work.many_writers,
+        )  # fmt: skip
+
+    load(limited_base, 2)
+    offs, ons = [], []
+    for _ in range(ROUNDS):
+        offs.append(load(base, duration))
+        ons.append(load(limited_base, duration))
+    return _median(ons), [on.rps / off.rps for off, on in zip(offs, ons, strict=True)]
 
 
 def _median(runs: list[Load]) -> Load:

@@ -57,6 +57,9 @@ POSTGRES = os.environ.get(
 )
 #: Patients whose tokens the write scripts take in turn.
 PATIENTS = 64
+#: Patients who each write now and then, for the write-limit row: at ~2,000 PUT/s each
+#: writes about once a second, a busy clinic's phones rather than one account's flood.
+WRITERS = 2000
 #: Patients linked to the clinician whose list is read.
 CLINIC_PATIENTS = 500
 #: Access tokens that outlive a whole run.
@@ -72,6 +75,7 @@ class Seeded:
     year_token: str
     summary_path: str
     clinician_token: str
+    writer_tokens: list[str]
 
 
 @dataclass(frozen=True)
@@ -80,6 +84,8 @@ class Workload:
 
     server: dict[str, str]
     writes: dict[str, str]
+    #: The same PUT load spread over WRITERS patients (the write-limit row).
+    many_writers: dict[str, str]
     summary: dict[str, str]
     patient_list: dict[str, str]
 
@@ -92,10 +98,13 @@ def workload(backend: str) -> Iterator[Workload]:
         seeded = asyncio.run(seed(url))
         with tempfile.NamedTemporaryFile("w", suffix=".tokens", delete=False) as f:
             f.write("\n".join(seeded.patient_tokens) + "\n")
+        with tempfile.NamedTemporaryFile("w", suffix=".tokens", delete=False) as writers:
+            writers.write("\n".join(seeded.writer_tokens) + "\n")
         try:
             yield Workload(
                 server=server_env(url),
                 writes={"TOKENS_FILE": f.name},
+                many_writers={"TOKENS_FILE": writers.name},
                 summary={"TOKEN": seeded.year_token, "BENCH_PATH": seeded.summary_path},
                 patient_list={
                     "TOKEN": seeded.clinician_token,
@@ -104,6 +113,7 @@ def workload(backend: str) -> Iterator[Workload]:
             )
         finally:
             os.unlink(f.name)
+            os.unlink(writers.name)
 
 
 def server_env(url: str) -> dict[str, str]:
@@ -142,13 +152,23 @@ async def seed(url: str) -> Seeded:
         patient_tokens.append(tokens.issue(user.id, "patient"))
     year = await register(db, passwords, _registration("year"))
     course_id = await _year_of_diary(db, year.id)
-    clinic = await seed_clinic(db, passwords.hash("bench-password"), tokens, CLINIC_PATIENTS)
+    password_hash = passwords.hash("bench-password")
+    clinic = await seed_clinic(db, password_hash, tokens, CLINIC_PATIENTS)
+    writer_ids = [uuid.uuid4() for _ in range(WRITERS)]
+    now = dt.datetime.now(dt.UTC)
+    writers = [
+        _person(pid, f"w{i}", "patient", f"Writer {i}", TIMEZONE, password_hash, now)
+        for i, pid in enumerate(writer_ids)
+    ]
+    counters = [number_changes(pid) for pid in writer_ids]
+    await insert_all(db, [(User, writers), (ChangeCounter, counters)])
     await db.dispose()
     return Seeded(
         patient_tokens=patient_tokens,
         year_token=tokens.issue(year.id, "patient"),
         summary_path=f"/v1/patients/me/courses/{course_id}/summary",
         clinician_token=clinic.clinician_token,
+        writer_tokens=[tokens.issue(pid, "patient") for pid in writer_ids],
     )
 
 

@@ -8,7 +8,7 @@ from typing import NamedTuple
 
 from measuring import ROUNDS, Measurements
 from reads import ColdWarm, DiaryReads, Latency
-from seeding import CLINIC_PATIENTS, LONG_COURSE
+from seeding import CLINIC_PATIENTS, LONG_COURSE, WRITERS
 
 #: The PUT of a new entry against the tutorial peer and the framework-free ceiling.
 PUT_OVER_TUTORIAL = 4.0
@@ -74,6 +74,17 @@ def put_vs_bare(m: Measurements) -> Row:
         f"{m.put.rps:.0f} req/s (median of {ROUNDS})",
         f"{statistics.median(m.put_over_bare):.2f}× (median; rounds {rounds})",
         "— (information)",
+    )
+
+
+def put_limited(m: Measurements) -> Row:
+    rounds = ", ".join(f"{r:.2f}" for r in m.limited_over_put)
+    where = "in the database" if m.backend == "postgresql" else "in process"
+    return Row(
+        f"  PUT new entry, {WRITERS} patients, write limit on ({where}) vs off, rounds in turn",
+        f"{m.put_limited.rps:.0f} req/s (median of {ROUNDS})",
+        f"{statistics.median(m.limited_over_put):.2f}× (median; rounds {rounds})",
+        "— (information: what counting every write costs)",
     )
 
 
@@ -149,6 +160,7 @@ ROWS: list[Callable[[Measurements], Row]] = [
     put_vs_ceiling,
     put_vs_tutorial,
     put_vs_bare,
+    put_limited,
     summary,
     summary_computed,
     two_workers,

@@ -25,7 +25,7 @@ from app.core.deps import (
     TokensDep,
     client_address,
 )
-from app.core.errors import BadRequest, Invalid, Unauthorized, problem_responses
+from app.core.errors import BadRequest, Forbidden, Invalid, Unauthorized, problem_responses
 from app.core.ratelimit import RateLimit
 from app.records.routes import merge_patch_body
 
@@ -125,10 +125,21 @@ async def change_password(
     settings: SettingsDep,
     sessions: EndedSessionsDep,
 ) -> TokenPair:
-    # Limited as sign-ins are (per minute, here per account): a stolen access token must
-    # not make a way to guess the password.
-    await request.app.state.sign_in_limits.hit(f"password:{caller.user_id}")
-    return await service.change_password(db, passwords, tokens, settings, sessions, caller, data)
+    # A stolen access token must not make a way to guess the password: changes are limited
+    # per account as sign-ins are per address, and wrong current passwords as failed
+    # sign-ins are (10 in 15 minutes, by default).
+    state = request.app.state
+    key = f"password:{caller.user_id}"
+    await state.sign_in_limits.hit(key)
+    failures: RateLimit = state.failed_sign_ins
+    await failures.check(key)
+    try:
+        return await service.change_password(
+            db, passwords, tokens, settings, sessions, caller, data
+        )
+    except Forbidden:
+        await failures.hit(key)
+        raise
 
 
 @router.get(

@@ -233,6 +233,22 @@ def test_an_unknown_email_is_limited_like_a_known_one(
     assert statuses == [401, 401, 429]
 
 
+def test_wrong_current_passwords_are_limited_as_failed_sign_ins(
+    app_with: Callable[..., TestClient], patient: Account
+) -> None:
+    app = app_with(failed_sign_ins_per_account=2, sign_in_failure_window=60)
+    device = sign_in(app, patient.email)
+
+    wrong = [change_password(app, device, "not the password") for _ in range(2)]
+    refused = change_password(app, device, PASSWORD)  # even the right one, for a while
+
+    assert [r.status_code for r in wrong] == [403, 403]
+    assert_problem(refused, 429)
+    assert 1 <= int(refused.headers["Retry-After"]) <= 60
+    assert app.get("/v1/me", headers=bearer(device)).status_code == 200  # no session ended
+    assert sign_in(app, patient.email)["access_token"]  # the password is unchanged
+
+
 def test_x_forwarded_for_is_read_only_from_configured_proxies() -> None:
     assert proxy_options(make_settings("sqlite:///x.db")) == {"proxy_headers": False}
     trusted = make_settings("sqlite:///x.db", forwarded_allow_ips="10.0.0.1,10.0.0.2")
