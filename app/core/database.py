@@ -21,6 +21,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.sql.dml import UpdateBase
+from sqlalchemy.sql.elements import TextClause
 from sqlmodel import SQLModel
 
 logger = logging.getLogger(__name__)
@@ -138,6 +139,11 @@ def _ping_without_a_round_trip(dbapi_connection: Any) -> bool:
     return not dbapi_connection.driver_connection.is_closed()
 
 
+#: A statement :meth:`Database.first_row` runs on the driver: an insert, update or delete
+#: (with ``RETURNING``), or a text statement.
+DriverRunnable = UpdateBase | TextClause
+
+
 class DriverStatement:
     """A Core statement compiled once, to be run on the asyncpg connection itself.
 
@@ -148,7 +154,7 @@ class DriverStatement:
     in the order of its ``$n`` placeholders.
     """
 
-    def __init__(self, statement: UpdateBase, dialect: sa.Dialect) -> None:
+    def __init__(self, statement: DriverRunnable, dialect: sa.Dialect) -> None:
         compiled = statement.compile(dialect=dialect)
         assert compiled.positiontup is not None, "a dialect with positional parameters"
         self.sql = compiled.string
@@ -199,10 +205,10 @@ class Database:
         self.dialect = engine.dialect.name
         #: Shares the pool; each statement commits on its own (for single-statement writes).
         self.autocommit_engine = engine.execution_options(isolation_level="AUTOCOMMIT")
-        self._driver_statements: dict[UpdateBase, DriverStatement] = {}
+        self._driver_statements: dict[DriverRunnable, DriverStatement] = {}
 
     async def first_row(
-        self, conn: AsyncConnection, statement: UpdateBase, params: Mapping[str, Any]
+        self, conn: AsyncConnection, statement: DriverRunnable, params: Mapping[str, Any]
     ) -> Mapping[Any, Any] | None:
         """The first row of a statement built once (hashable, e.g. ``functools.cache``d):
         see :meth:`_on_driver`."""
@@ -232,7 +238,7 @@ class Database:
     async def _on_driver(
         self,
         conn: AsyncConnection,
-        statement: UpdateBase,
+        statement: DriverRunnable,
         run: Callable[[Any, DriverStatement], Awaitable[Any]],
     ) -> Any:
         """``run(asyncpg connection, statement compiled once)`` on PostgreSQL.

@@ -166,8 +166,10 @@ _HIT = sa.text(
 
 _CHECK = sa.text(
     """
-    SELECT cardinality(r.events) - width_bucket(t.now - :window, r.events) >= :limit,
+    SELECT cardinality(r.events) - width_bucket(t.now - :window, r.events) >= :limit
+               AS refused,
            r.events[width_bucket(t.now - :window, r.events) + 1] + :window - t.now
+               AS retry_after
     FROM rate_limits AS r,
          (SELECT coalesce(:now, extract(epoch FROM statement_timestamp())::float8) AS now) AS t
     WHERE r.key = :key
@@ -211,20 +213,24 @@ class DatabaseWindow:
         if self.limit <= 0:
             return
         async with self.db.read_autocommit() as conn:
-            row = (await conn.execute(_CHECK, self._params(key))).first()
-        if row is not None and row[0]:
-            raise TooManyRequests(row[1])
+            row = await self.db.first_row(conn, _CHECK, self._params(key))
+        if row is not None and row["refused"]:
+            raise TooManyRequests(row["retry_after"])
 
     async def hit(self, key: str) -> None:
+        """One statement on the driver, outside a transaction (it commits by itself): what a
+        write pays for being counted is that statement's round trip."""
         if self.limit <= 0:
             return
+        params = self._params(key)
         async with self.db.single_statement() as conn:
-            refused, retry_after = (await conn.execute(_HIT, self._params(key))).one()
+            row = await self.db.first_row(conn, _HIT, params)
             if time.monotonic() - self._swept_at >= self.SWEEP_SECONDS:
                 self._swept_at = time.monotonic()
-                await conn.execute(_SWEEP, {"now": self._params(key)["now"]})
-        if refused:
-            raise TooManyRequests(retry_after)
+                await self.db.first_row(conn, _SWEEP, {"now": params["now"]})
+        assert row is not None  # an upsert returns its row
+        if row["refused"]:
+            raise TooManyRequests(row["retry_after"])
 
 
 def rate_limit(
