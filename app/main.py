@@ -11,7 +11,6 @@ import fastapi_offline
 from fastapi import APIRouter, FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
 from fastapi.responses import HTMLResponse
-from fastapi.staticfiles import StaticFiles
 
 from app.accounts.routes import router as accounts_router
 from app.clinicians.overview import PatientRows
@@ -19,6 +18,7 @@ from app.clinicians.routes import router as clinicians_router
 from app.core.cache import RenderedBodies
 from app.core.database import Database, create_engine
 from app.core.errors import Problem, document_problems, install_error_handlers
+from app.core.files import PackageFiles
 from app.core.middleware import (
     CORS_EXPOSED_HEADERS,
     CORS_METHODS,
@@ -47,6 +47,7 @@ from app.records.routes import MERGE_PATCH
 from app.sessions.routes import router as sessions_router
 from app.sync.routes import router as sync_router
 from app.trends.routes import router as trends_router
+from app.web.routes import web_app
 
 DESCRIPTION = """
 A pain diary with treatment courses, session events and honest trend summaries.
@@ -172,6 +173,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         _add_routes(app, router)
     install_observability(app, db.engine)
     _add_docs(app)
+    app.mount("/app", web_app(), name="web-app")
     _finish_openapi(app)
     return app
 
@@ -190,7 +192,7 @@ def _add_routes(app: FastAPI, router: APIRouter) -> None:
 
 def _add_docs(app: FastAPI) -> None:
     """Swagger UI served from the installed package, so /docs works on a closed network."""
-    app.mount("/docs/assets", StaticFiles(directory=DOCS_ASSETS), name="docs-assets")
+    app.mount("/docs/assets", PackageFiles(directory=DOCS_ASSETS), name="docs-assets")
     app.add_api_route("/docs", docs, include_in_schema=False)
     app.add_api_route("/docs/oauth2-redirect", oauth2_redirect, include_in_schema=False)
 
