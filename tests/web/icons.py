@@ -4,6 +4,7 @@ the tests check the committed files are PNGs of the sizes the manifest names."""
 
 from __future__ import annotations
 
+import itertools
 import math
 import struct
 import zlib
@@ -38,7 +39,7 @@ def _pixel(x: float, y: float, maskable: bool) -> tuple[int, int, int, int]:
     # A maskable icon keeps its drawing inside the central safe zone (80 %).
     scale = 0.8 if maskable else 1.0
     u, v = 0.5 + (x - 0.5) / scale, 0.5 + (y - 0.5) / scale
-    on_line = min(_segment_distance(u, v, a, b) for a, b in zip(LINE, LINE[1:])) <= STROKE / 2
+    on_line = min(_segment_distance(u, v, a, b) for a, b in itertools.pairwise(LINE)) <= STROKE / 2
     on_dot = math.hypot(u - LINE[-1][0], v - LINE[-1][1]) <= DOT
     return (*(WHITE if on_line or on_dot else TEAL), 255)
 

@@ -53,7 +53,8 @@ export function diaryScreen(main, { navigate }) {
     });
     painValue.className = `pain-value ${painClass(Number(pain.value))}`;
     pain.id = nextId('pain');
-    const when = h('input', { type: 'datetime-local', required: true, value: toLocalInput(data.recorded_at ?? localTimestamp()) });
+    const shownAt = data.recorded_at ?? localTimestamp();
+    const when = h('input', { type: 'datetime-local', required: true, value: toLocalInput(shownAt) });
     const sleep = h('input', { type: 'number', min: 0, max: 24, step: 0.5, inputmode: 'decimal', value: data.sleep_hours ?? '' });
     const stress = h('input', { type: 'number', min: 0, max: 10, step: 1, inputmode: 'numeric', value: data.stress ?? '' });
     const mood = h('input', { type: 'number', min: 0, max: 10, step: 1, inputmode: 'numeric', value: data.mood ?? '' });
@@ -91,7 +92,9 @@ export function diaryScreen(main, { navigate }) {
       const previous = editing ? editing.data : {};
       const body = {};
       for (const key of ENTRY_FIELDS) if (previous[key] !== undefined) body[key] = previous[key];
-      body.recorded_at = fromLocalInput(when.value);
+      // Left as shown: the time of saving (to the second) for a new entry, the old one when editing.
+      const untouched = when.value === toLocalInput(shownAt);
+      body.recorded_at = untouched ? (previous.recorded_at ?? localTimestamp()) : fromLocalInput(when.value);
       // A back-filled local_date stays only while it differs from the time's own date.
       if (!body.local_date || body.local_date === body.recorded_at.slice(0, 10) || body.local_date === previous.recorded_at?.slice(0, 10)) {
         delete body.local_date;
@@ -136,11 +139,10 @@ export function diaryScreen(main, { navigate }) {
       const id = editing ? editing.id : crypto.randomUUID();
       const wasEditing = Boolean(editing);
       editing = null;
+      renderForm(); // at once: the next entry starts from a fresh form
       await sync.save('entry', id, body);
       announce(wasEditing ? S.entryUpdated : S.entrySaved);
-      renderForm();
       await refresh();
-      heading.focus?.();
     }
 
     replace(
@@ -207,7 +209,8 @@ export function diaryScreen(main, { navigate }) {
     const records = (await sync.records('entry')).sort((a, b) => {
       const dateA = a.data.local_date ?? a.data.recorded_at.slice(0, 10);
       const dateB = b.data.local_date ?? b.data.recorded_at.slice(0, 10);
-      return dateB.localeCompare(dateA) || new Date(b.data.recorded_at) - new Date(a.data.recorded_at);
+      return dateB.localeCompare(dateA) || new Date(b.data.recorded_at) - new Date(a.data.recorded_at)
+        || (b.data.created_at ?? '').localeCompare(a.data.created_at ?? '');
     });
     if (editing && !records.some((record) => record.id === editing.id)) {
       editing = null;
