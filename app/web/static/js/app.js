@@ -161,7 +161,18 @@ async function enter(user) {
   if (user && user.role === 'patient') sync.start();
 }
 
-async function signOut() {
+async function signOut(event) {
+  const button = event?.currentTarget;
+  if (session.user?.role === 'patient' && button && !button.dataset.confirmed) {
+    await sync.syncNow();
+    if (sync.status.pending > 0) {
+      // Signing out forgets this device's copy: say what would be lost, sign out on a second tap.
+      button.dataset.confirmed = 'yes';
+      button.textContent = S.signOutAnyway;
+      shell.content.prepend(h('p', { class: 'notice', role: 'alert' }, S.unsentWarning(sync.status.pending)));
+      return;
+    }
+  }
   sync.stop();
   await api.signOut();
   await store.clearAll();

@@ -133,7 +133,7 @@ export function reportScreen(main, { patientId }) {
       document.title = `${heading.textContent} – ${S.appName}`;
       const entries = report.recent_entries;
       replace(body,
-        chart ? h('section', { class: 'card', 'aria-labelledby': 'chart-heading' }, h('h2', { id: 'chart-heading' }, S.chartTitle), chart.image) : null,
+        chart ? h('section', { class: 'card', 'aria-labelledby': 'chart-heading' }, h('h2', { id: 'chart-heading' }, S.reportChartTitle), chart.image) : null,
         h('section', { 'aria-labelledby': 'report-courses' },
           h('h2', { id: 'report-courses' }, S.courseSummaries),
           report.courses.length ? report.courses.map(courseSection) : h('p', { class: 'empty' }, S.noCourses)),

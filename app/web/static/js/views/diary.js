@@ -174,7 +174,7 @@ export function diaryScreen(main, { navigate }) {
   function entryItem(record) {
     const data = record.data;
     const date = data.local_date ?? data.recorded_at.slice(0, 10);
-    const label = S.entryOf(formatDate(date), formatClock(data.recorded_at));
+    const label = S.entryWhen(formatDate(date), formatClock(data.recorded_at));
     const facts = [
       data.sleep_hours != null ? S.sleepFact(data.sleep_hours) : null,
       data.stress != null ? S.stressFact(data.stress) : null,
@@ -191,8 +191,8 @@ export function diaryScreen(main, { navigate }) {
         h('button', { type: 'button', class: 'danger', onclick: async () => { confirming = null; await sync.remove('entry', record.id); announce(S.entryDeleted); } }, S.confirmDelete),
         h('button', { type: 'button', class: 'secondary', onclick: () => { confirming = null; refresh(); } }, S.keepEntry))
       : h('div', { class: 'actions' },
-        h('button', { type: 'button', class: 'secondary', 'aria-label': `${S.edit} ${label}`, onclick: () => { editing = record; renderForm(); formHost.querySelector('h2').scrollIntoView(); formHost.querySelector('input').focus(); } }, S.edit),
-        h('button', { type: 'button', class: 'quiet', 'aria-label': `${S.delete} ${label}`, onclick: () => { confirming = record.id; refresh().then(() => list.querySelector('.confirm .danger')?.focus()); } }, S.delete));
+        h('button', { type: 'button', class: 'secondary', 'aria-label': S.editEntryOf(label), onclick: () => { editing = record; renderForm(); formHost.querySelector('h2').scrollIntoView(); formHost.querySelector('input').focus(); } }, S.edit),
+        h('button', { type: 'button', class: 'quiet', 'aria-label': S.deleteEntryOf(label), onclick: () => { confirming = record.id; refresh().then(() => list.querySelector('.confirm .danger')?.focus()); } }, S.delete));
     return h('li', { class: 'entry', 'data-id': record.id },
       h('div', { class: 'entry-head' },
         h('span', { class: `pain-badge ${painClass(data.pain)}` }, h('span', { class: 'visually-hidden' }, `${S.pain} `), String(data.pain)),
