@@ -249,6 +249,22 @@ def test_entries_written_offline_go_up_once(
     sign_in_with_form(phone, account)
     wait_for_service_worker(phone)
 
+    # Every file of the app is in the worker's cache, and nothing else (no API response).
+    cached = page.evaluate(
+        """async () => {
+            const names = await caches.keys();
+            const urls = [];
+            for (const name of names) {
+                for (const request of await (await caches.open(name)).keys()) urls.push(request.url);
+            }
+            return urls.map((url) => new URL(url).pathname);
+        }"""
+    )
+    static = Path(__file__).resolve().parents[2] / "app" / "web" / "static"
+    files = {f"/app/{p.relative_to(static).as_posix()}" for p in static.rglob("*") if p.is_file()}
+    # (the worker's own script is kept by the browser, not in a cache)
+    assert sorted(cached) == sorted(files - {"/app/sw.js"} | {"/app/"})
+
     phone.context.set_offline(True)
     for pain in (2, 3, 4):
         save_entry(phone, pain)
