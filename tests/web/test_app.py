@@ -220,6 +220,17 @@ def test_patient_keeps_a_diary_and_reads_the_summary(
     check_accessibility(page, "summary")
     screenshot(page, "summary")
 
+    page.get_by_role("link", name="Courses").click()
+    page.get_by_role("button", name="End course today: Acupuncture for neck pain").click()
+    expect(page.get_by_role("button", name=re.compile("End course today"))).to_have_count(0)
+    expect(page.locator(".badge.pending")).to_have_count(0)
+    ended = account.get(f"/v1/patients/me/courses/{course['id']}").json()
+    assert (ended["end_date"], ended["planned_sessions"], ended["version"]) == (
+        today().isoformat(),
+        8,
+        2,
+    )
+
     page.get_by_role("link", name="Share").click()
     page.get_by_role("button", name="Make a share code").click()
     expect(page.locator(".share-code")).to_have_text(re.compile(r"^\S{8,}$"))
@@ -255,7 +266,8 @@ def test_entries_written_offline_go_up_once(
             const names = await caches.keys();
             const urls = [];
             for (const name of names) {
-                for (const request of await (await caches.open(name)).keys()) urls.push(request.url);
+                const cache = await caches.open(name);
+                for (const request of await cache.keys()) urls.push(request.url);
             }
             return urls.map((url) => new URL(url).pathname);
         }"""
@@ -292,6 +304,22 @@ def test_entries_written_offline_go_up_once(
     page.wait_for_function("() => document.body.classList.contains('ready')")
     wait_uploaded(phone, 3)
     assert sorted(e["id"] for e in account.entries()) == sorted(local_ids)
+
+    # Signing out while an entry waits offline warns first (signing out forgets the device's copy).
+    phone.context.set_offline(True)
+    save_entry(phone, 6)
+    expect(page.locator("ul.entries .badge.pending")).to_have_count(1)
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("alert")).to_have_text(
+        "1 change is not uploaded yet and would be lost. Go online first, or sign out anyway."
+    )
+    phone.context.set_offline(False)
+    wait_uploaded(phone, 4)
+    page.get_by_role("button", name="Sign out anyway").click()
+    expect(page.get_by_role("heading", name="Welcome back")).to_be_visible()
+    assert sorted(e["pain"] for e in account.entries()) == [2, 3, 4, 6]
+    page.reload()  # the device kept nothing: no session to resume
+    expect(page.get_by_role("button", name="Sign in")).to_be_visible()
 
 
 def test_two_devices_of_one_patient_see_each_others_entries(

@@ -40,6 +40,9 @@ export function normalisePoint(text, ref) {
   return !ref || ref.codes.has(code) ? code : null;
 }
 
+// Fields of a course the client owns (PUT replaces the record, so all of them go up).
+const COURSE_FIELDS = ['name', 'condition', 'modality', 'start_date', 'end_date', 'planned_sessions', 'practitioner', 'pattern', 'notes'];
+
 const label = (options, value) => options.find(([v]) => v === value)?.[1] ?? value;
 
 export function coursesScreen(main) {
@@ -222,9 +225,19 @@ export function coursesScreen(main) {
           h('p', {}, data.end_date ? S.courseRange(formatLongDate(data.start_date), formatLongDate(data.end_date)) : S.courseSince(formatLongDate(data.start_date))),
           h('p', {}, S.sessionsDone(own.length, data.planned_sessions)),
           course.pending ? h('p', { class: 'badge pending' }, S.notUploaded) : null,
+          data.end_date ? null : h('button', { type: 'button', class: 'secondary', 'aria-label': S.endCourseNamed(data.name), onclick: () => endCourse(course) }, S.endCourse),
           own.length ? h('ol', { class: 'sessions', 'aria-label': S.sessionsOf(data.name) }, own.map((s, i) => sessionItem(s, i + 1))) : null);
       })),
       sessionsOf('').length ? h('section', {}, h('h3', {}, S.sessionsWithoutCourse), h('ol', { class: 'sessions' }, sessionsOf('').map((s, i) => sessionItem(s, i + 1)))) : null);
+  }
+
+  async function endCourse(course) {
+    const body = {};
+    for (const key of COURSE_FIELDS) if (course.data[key] !== undefined) body[key] = course.data[key];
+    body.end_date = today() < course.data.start_date ? course.data.start_date : today();
+    await sync.save('course', course.id, body);
+    announce(S.courseEnded(course.data.name));
+    await refresh();
   }
 
   async function load() {
