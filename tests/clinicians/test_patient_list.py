@@ -25,7 +25,7 @@ from app.core.http import render
 from app.core.pagination import Page
 from tests.clinicians.test_reports import course, write_entry
 from tests.clinicians.test_sharing import link
-from tests.conftest import Account, app_of
+from tests.conftest import Account, app_of, is_periodic
 
 #: Today (UTC) while the test runs; each test pins its "now"s to it.
 TODAY = dt.datetime.now(dt.UTC).date()
@@ -45,11 +45,13 @@ Executed = list[tuple[str, Any]]
 
 @pytest.fixture
 def executed(db: Database) -> Iterator[Executed]:
-    """Every statement the app's engine sends while the test runs, with its parameters."""
+    """Every statement the app's engine sends for requests while the test runs, with its
+    parameters (not the process's look at ended sessions: see ``is_periodic``)."""
     seen: Executed = []
 
     def record(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
-        seen.append((statement, parameters))
+        if not is_periodic(statement):
+            seen.append((statement, parameters))
 
     sa.event.listen(db.engine.sync_engine, "before_cursor_execute", record)
     yield seen

@@ -141,6 +141,9 @@ PUBLIC: dict[tuple[str, str], Public] = {
     ("GET", "/docs/assets"): Public(
         "Swagger UI's static files, served locally", url="/docs/assets/swagger-ui.css"
     ),
+    ("GET", "/app"): Public(
+        "the web app's static files (§9): it signs in through the API", url="/app/"
+    ),
     ("GET", "/v1/reference/acupoints"): Public("reference list of point codes (§4), no data"),
     ("POST", "/v1/auth/register"): Public("sign-up (§1 'anyone'): the caller has no account"),
     ("POST", "/v1/auth/token"): Public("sign-in and refresh (§1 'anyone'): no access token yet"),
