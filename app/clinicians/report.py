@@ -69,7 +69,7 @@ async def json_report(
         session_list = await _sessions(conn, patient_id)
         facts = [_course_facts(c) for c in course_list]
         wanted = merge_ranges(r for f in facts for r in course_ranges(f, as_of))
-        days = await daily_series(conn, patient_id, wanted)
+        days = await daily_series(db, conn, patient_id, wanted)
         first_recent = as_of - dt.timedelta(days=RECENT_DAYS - 1)
         recent = await _entries(conn, patient_id, first_recent, as_of)
     return await heavy.run(
@@ -134,7 +134,7 @@ async def chart(
         chosen = _choose_course(await _courses(conn, patient_id), course_id)
         if chosen is None:
             start = as_of - dt.timedelta(days=CHART_DAYS_WITHOUT_COURSE - 1)
-            days = await daily_series(conn, patient_id, [(start - TRAILING, as_of)])
+            days = await daily_series(db, conn, patient_id, [(start - TRAILING, as_of)])
             return await heavy.run(
                 course_chart_svg, days, start=start, end=as_of, title="Daily pain"
             )
@@ -143,7 +143,7 @@ async def chart(
         end = max(as_of, start)
         baseline_weeks = (chosen.start_date - WEEK, chosen.start_date + WEEK - ONE_DAY)
         days = await daily_series(
-            conn, patient_id, merge_ranges([(start - TRAILING, end), baseline_weeks])
+            db, conn, patient_id, merge_ranges([(start - TRAILING, end), baseline_weeks])
         )
         session_list = await _sessions(conn, patient_id, course_id=chosen.id)
     baseline, _ = stats.baseline_window(days, chosen.start_date)

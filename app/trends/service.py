@@ -79,12 +79,12 @@ async def course_summary_json(
     zone; no later than tomorrow there), computed once per version of the patient's data
     and day."""
     async with db.read_autocommit() as conn:
-        position, timezone, course, course_sessions = await _course(conn, patient_id, course_id)
+        position, timezone, course, course_sessions = await _course(db, conn, patient_id, course_id)
         as_of = checked_as_of(as_of, timezone)
         key = ("course", patient_id, course_id, as_of, position)
         if (body := cache.get(key)) is not None:
             return body
-        days = await daily_series(conn, patient_id, course_ranges(course, as_of))
+        days = await daily_series(db, conn, patient_id, course_ranges(course, as_of))
     body = await heavy.run(_render_course_summary, course, days, course_sessions, as_of)
     cache.put(key, body)
     return body
@@ -142,29 +142,32 @@ _COURSE = (
 
 
 async def _course(
-    conn: AsyncConnection, patient_id: uuid.UUID, course_id: uuid.UUID
+    db: Database, conn: AsyncConnection, patient_id: uuid.UUID, course_id: uuid.UUID
 ) -> tuple[int, str, CourseFacts, list[SessionFacts]]:
     """The patient's data version and time zone, the course and its sessions, in one query
     (404 for no such patient or course)."""
-    rows = (await conn.execute(_COURSE, {"patient_id": patient_id, "course_id": course_id})).all()
+    params = {"patient_id": patient_id, "course_id": course_id}
+    rows = await db.all_rows(conn, _COURSE, params)
     if not rows:
         raise NotFound("No such patient.")
     first = rows[0]
-    if first.course_id is None:
+    if first["course_id"] is None:
         raise NotFound(f"No treatment course with id {course_id}.")
-    course = CourseFacts(course_id, first.start_date, first.end_date, first.planned_sessions)
+    course = CourseFacts(
+        course_id, first["start_date"], first["end_date"], first["planned_sessions"]
+    )
     course_sessions = [
         SessionFacts(
-            id=r.session_id,
-            occurred_at=with_offset(r.occurred_at, r.occurred_offset_minutes),
-            local_date=r.local_date,
-            pain_before=r.pain_before,
-            pain_after=r.pain_after,
+            id=r["session_id"],
+            occurred_at=with_offset(r["occurred_at"], r["occurred_offset_minutes"]),
+            local_date=r["local_date"],
+            pain_before=r["pain_before"],
+            pain_after=r["pain_after"],
         )
         for r in rows
-        if r.session_id is not None
+        if r["session_id"] is not None
     ]
-    return int(first.position), str(first.timezone), course, course_sessions
+    return int(first["position"]), str(first["timezone"]), course, course_sessions
 
 
 async def patient_summary_json(
@@ -184,7 +187,7 @@ async def patient_summary_json(
         key = ("window", patient_id, date_from, date_to, position)
         if (body := cache.get(key)) is not None:
             return body
-        days = await daily_series(conn, patient_id, [(date_from, date_to)])
+        days = await daily_series(db, conn, patient_id, [(date_from, date_to)])
     body = await heavy.run(_render_patient_summary, days, date_from, date_to)
     cache.put(key, body)
     return body
@@ -207,7 +210,10 @@ def _window(
 
 
 async def daily_series(
-    conn: AsyncConnection, patient_id: uuid.UUID, ranges: Sequence[tuple[dt.date, dt.date]]
+    db: Database,
+    conn: AsyncConnection,
+    patient_id: uuid.UUID,
+    ranges: Sequence[tuple[dt.date, dt.date]],
 ) -> list[Day]:
     """The patient's daily series (contract §6) on the days of ``ranges`` (inclusive), in
     date order: the database combines each day's entries, means included, so a read costs
@@ -217,11 +223,12 @@ async def daily_series(
     params: dict[str, object] = {"patient_id": patient_id}
     for k, (first, last) in enumerate(ranges):
         params[f"first_{k}"], params[f"last_{k}"] = first, last
-    rows = await conn.execute(_daily_query(conn.dialect.name, len(ranges)), params)
-    return [
-        Day(date, pain, worst, sleep, quality, stress, as_needed, _tags(tags))
-        for date, pain, worst, sleep, quality, stress, as_needed, tags in rows
-    ]
+    rows = await db.all_rows(conn, _daily_query(conn.dialect.name, len(ranges)), params)
+    days = []
+    for row in rows:
+        date, pain, worst, sleep, quality, stress, as_needed, tags = row.values()
+        days.append(Day(date, pain, worst, sleep, quality, stress, as_needed, _tags(tags)))
+    return days
 
 
 @functools.lru_cache(maxsize=32)

@@ -96,7 +96,7 @@ def write(client: TestClient, who: Account, bodies: list[dict[str, Any]]) -> Non
 
 async def _series(db: Database, patient_id: uuid.UUID, ranges: Any) -> list[Day]:
     async with db.read() as conn:
-        return await service.daily_series(conn, patient_id, ranges)
+        return await service.daily_series(db, conn, patient_id, ranges)
 
 
 def test_the_database_combines_each_day_as_the_contract_does(
