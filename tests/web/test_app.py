@@ -322,6 +322,57 @@ def test_entries_written_offline_go_up_once(
     expect(page.get_by_role("button", name="Sign in")).to_be_visible()
 
 
+STORED = """() => new Promise((resolve, reject) => {
+    const opening = indexedDB.open('paindiary');
+    opening.onerror = () => reject(opening.error);
+    opening.onsuccess = () => {
+        const db = opening.result;
+        const kv = db.transaction('kv').objectStore('kv');
+        const keys = kv.getAllKeys();
+        const token = kv.get('refresh_token');
+        token.onsuccess = () => {
+            resolve({
+                keys: keys.result.sort(),
+                refresh_token: token.result,
+                web_storage: localStorage.length + sessionStorage.length,
+                cookies: document.cookie,
+            });
+            db.close();
+        };
+    };
+})"""
+
+
+def test_tokens_the_device_keeps(
+    device: Callable[[], Device], make_account: Callable[..., Account]
+) -> None:
+    """Only the refresh token is stored (IndexedDB); the access token stays in memory. A
+    reload resumes the session with a refresh, and the rotated token replaces the old one."""
+    account = make_account()
+    phone = device()
+    sign_in_with_form(phone, account)
+    before: dict[str, Any] = phone.page.evaluate(STORED)
+    # (the sync cursor and the reference list of acupoints may be there too, nothing else)
+    assert (
+        {"me", "refresh_token"}
+        <= set(before["keys"])
+        <= {"acupoints", "cursor", "me", "refresh_token"}
+    )
+    assert (before["web_storage"], before["cookies"]) == (0, "")
+    assert before["refresh_token"] and before["refresh_token"].count(".") == 1  # not a JWT
+
+    phone.page.reload()
+    phone.page.wait_for_function("() => document.body.classList.contains('ready')")
+    expect(phone.page.get_by_role("heading", name="Diary", level=1)).to_be_visible()
+    after: dict[str, Any] = phone.page.evaluate(STORED)
+    assert after["refresh_token"] not in {None, before["refresh_token"]}
+    assert (
+        {"me", "refresh_token"}
+        <= set(after["keys"])
+        <= {"acupoints", "cursor", "me", "refresh_token"}
+    )
+
+
 def test_two_devices_of_one_patient_see_each_others_entries(
     device: Callable[[], Device], make_account: Callable[..., Account]
 ) -> None:
