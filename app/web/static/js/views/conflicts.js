@@ -29,6 +29,10 @@ function explain(conflict) {
 
 export async function conflictsPanel(host) {
   const conflicts = await sync.conflicts();
+  // Redrawn only when the conflicts change: the panel is an alert, read out at each redraw.
+  const keys = conflicts.map((conflict) => conflict.key).sort().join(' ');
+  if (host.dataset.keys === keys && host.isConnected) return;
+  host.dataset.keys = keys;
   if (!conflicts.length) {
     host.replaceChildren();
     return;
