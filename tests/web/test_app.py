@@ -285,7 +285,9 @@ def test_entries_written_offline_go_up_once(
     expect(page.locator("#sync-status")).to_have_text("Offline · 3 kept on this device")
     assert account.entries() == []
 
-    page.reload()  # offline: the shell comes from the service worker, the entries from IndexedDB
+    # Offline: the shell comes from the service worker, the entries from IndexedDB.
+    reloaded = page.reload()
+    assert reloaded is not None and reloaded.from_service_worker
     page.wait_for_function("() => document.body.classList.contains('ready')")
     expect(page.get_by_role("heading", name="Diary", level=1)).to_be_visible()
     expect(page.locator("ul.entries .badge.pending")).to_have_count(3)
