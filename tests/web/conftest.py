@@ -30,11 +30,10 @@ from playwright.sync_api import (
     sync_playwright,
 )
 
+from tests.conftest import BACKENDS, POSTGRES_URL
 from tests.databases import throwaway_postgres
 from tests.reliability.live_server import LiveServer, live_server
 
-POSTGRES_URL = os.environ.get("PAINDIARY_TEST_POSTGRES_URL")
-BACKENDS = ["sqlite", "postgresql"] if POSTGRES_URL else ["sqlite"]
 PASSWORD = "correct horse battery"
 TIMEZONE = "Europe/Berlin"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
