@@ -102,6 +102,14 @@ def test_patient_keeps_a_diary_and_reads_the_summary(
         "Europe/Berlin",
     )
 
+    # A new entry's pain is never a default: saving before choosing one is refused.
+    slider = page.get_by_label("Pain", exact=True)
+    expect(slider).to_have_attribute("aria-valuetext", "not chosen yet")
+    page.get_by_role("button", name="Save entry").click()
+    expect(page.locator("p.error[role=alert]")).to_contain_text("choose your pain from 0 to 10")
+    expect(page.locator("ul.entries > li.entry")).to_have_count(0)
+    assert account.entries() == []
+
     # The first entry, a second one; then the first edited and the second deleted.
     page.locator("details.more summary").click()
     page.get_by_label("Neck").check()

@@ -42,16 +42,27 @@ export function diaryScreen(main, { navigate }) {
 
   function renderForm() {
     const data = editing ? editing.data : {};
+    // A new entry has no pain until the person sets one: a slider left where it started
+    // must not record a 0 (or any number) nobody chose.
+    let painChosen = data.pain !== undefined && data.pain !== null;
     const pain = h('input', {
-      type: 'range', min: 0, max: 10, step: 1, class: 'pain-slider', value: String(data.pain ?? 0),
-      'aria-describedby': 'pain-scale',
+      type: 'range', min: 0, max: 10, step: 1, class: painChosen ? 'pain-slider' : 'pain-slider unset',
+      value: String(data.pain ?? 5), 'aria-describedby': 'pain-scale',
     });
-    const painValue = h('output', { class: 'pain-value', for: null, 'aria-hidden': 'true' }, String(data.pain ?? 0));
-    pain.addEventListener('input', () => {
+    if (!painChosen) pain.setAttribute('aria-valuetext', S.painNotChosen);
+    const painValue = h('output', { class: 'pain-value', for: null, 'aria-hidden': 'true' }, painChosen ? String(data.pain) : '–');
+    function choosePain() {
+      painChosen = true;
+      pain.classList.remove('unset');
+      pain.removeAttribute('aria-valuetext');
       painValue.textContent = pain.value;
       painValue.className = `pain-value ${painClass(Number(pain.value))}`;
-    });
-    painValue.className = `pain-value ${painClass(Number(pain.value))}`;
+    }
+    pain.addEventListener('input', choosePain);
+    // A tap or a key on the value already shown chooses it too (no input event then).
+    pain.addEventListener('pointerup', choosePain);
+    pain.addEventListener('keyup', choosePain);
+    painValue.className = painChosen ? `pain-value ${painClass(Number(pain.value))}` : 'pain-value pain-unset';
     pain.id = nextId('pain');
     const shownAt = data.recorded_at ?? localTimestamp();
     const when = h('input', { type: 'datetime-local', required: true, value: toLocalInput(shownAt) });
@@ -118,6 +129,7 @@ export function diaryScreen(main, { navigate }) {
     }
 
     function validate(body) {
+      if (!painChosen) return S.choosePain;
       if (!when.value) return S.checkWhen;
       if (new Date(body.recorded_at).getTime() > Date.now() + 24 * 3600 * 1000) return S.checkWhen;
       if (body.sleep_hours !== null && !(body.sleep_hours >= 0 && body.sleep_hours <= 24)) return S.checkSleep;
