@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -120,18 +121,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings.access_token_ttl_seconds, settings.session_check_seconds
     )
     # Counted in the database on PostgreSQL, so that they hold across processes and replicas.
-    app.state.link_attempts = rate_limit(
-        db, "share-codes", settings.link_attempts_per_window, settings.rate_limit_window_seconds
+    counted = functools.partial(rate_limit, db, secret=settings.secret_key.encode())
+    app.state.link_attempts = counted(
+        "share-codes", settings.link_attempts_per_window, settings.rate_limit_window_seconds
     )
-    app.state.write_limits = rate_limit(db, "writes", settings.writes_per_minute, 60)
-    app.state.sign_in_limits = rate_limit(db, "sign-ins", settings.sign_ins_per_minute, 60)
-    app.state.failed_sign_ins = rate_limit(
-        db,
-        "failed-sign-ins",
-        settings.failed_sign_ins_per_account,
-        settings.sign_in_failure_window,
+    app.state.write_limits = counted("writes", settings.writes_per_minute, 60)
+    app.state.sign_in_limits = counted("sign-ins", settings.sign_ins_per_minute, 60)
+    app.state.failed_sign_ins = counted(
+        "failed-sign-ins", settings.failed_sign_ins_per_account, settings.sign_in_failure_window
     )
-    app.state.sign_up_limits = rate_limit(db, "sign-ups", settings.sign_ups_per_hour, 3600)
+    app.state.sign_up_limits = counted("sign-ups", settings.sign_ups_per_hour, 3600)
     app.state.summaries = RenderedBodies(settings.summary_cache_entries)
     app.state.patient_rows = PatientRows()
     app.state.heavy_work = HeavyWork(settings.heavy_work_threads, settings.heavy_work_limit)

@@ -9,6 +9,8 @@ process, which counts in memory (:class:`SlidingWindow`). :func:`rate_limit` pic
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import math
 import time
 from collections import deque
@@ -185,8 +187,10 @@ _SWEEP = sa.text(
 class DatabaseWindow:
     """A sliding window counted in the database, shared by every process (PostgreSQL).
 
-    Keys are prefixed with the limit's ``name``, so limits share the table. The clock is
-    the database's (replicas' clocks may differ); tests may pass one of their own.
+    A row's key is the limit's ``name`` and an HMAC of the key (an email, an address, an
+    account id) under ``secret``: the table never holds who tried, only a count per someone
+    (every replica has the same secret, so they agree on the row). The clock is the
+    database's (replicas' clocks may differ); tests may pass one of their own.
     """
 
     #: Each process deletes the rows whose events have all expired at most this often.
@@ -199,15 +203,23 @@ class DatabaseWindow:
         limit: int,
         window_seconds: float,
         clock: Callable[[], float] | None = None,
+        *,
+        secret: bytes = b"",
     ) -> None:
         self.db, self.name = db, name
         self.limit, self.window = limit, window_seconds
         self._clock = clock
+        self._secret = secret
         self._swept_at = time.monotonic()
+
+    def row_key(self, key: str) -> str:
+        """The ``rate_limits`` row that counts ``key``."""
+        digest = hmac.new(self._secret, key.encode(), hashlib.sha256).hexdigest()
+        return f"{self.name}:{digest[:32]}"
 
     def _params(self, key: str) -> dict[str, object]:
         now = self._clock() if self._clock is not None else None
-        return {"key": f"{self.name}:{key}", "window": self.window, "limit": self.limit, "now": now}
+        return {"key": self.row_key(key), "window": self.window, "limit": self.limit, "now": now}
 
     async def check(self, key: str) -> None:
         if self.limit <= 0:
@@ -239,9 +251,12 @@ def rate_limit(
     limit: int,
     window_seconds: float,
     clock: Callable[[], float] | None = None,
+    *,
+    secret: bytes = b"",
 ) -> RateLimit:
     """A limit counted where every process serving ``db`` sees it (the module's docstring);
-    ``clock`` (seconds) is for tests."""
+    ``secret`` keys the rows' names (the service's signing key); ``clock`` (seconds) is for
+    tests."""
     if db.engine.dialect.name == "postgresql":
-        return DatabaseWindow(db, name, limit, window_seconds, clock)
+        return DatabaseWindow(db, name, limit, window_seconds, clock, secret=secret)
     return InProcess(SlidingWindow(limit, window_seconds, clock or time.monotonic))

@@ -232,9 +232,12 @@ def test_concurrent_events_from_two_processes_are_counted_exactly(
     """Two engines (as two processes: pools of their own) on one database, 60 events at once
     for one key, limit 25: exactly 25 pass, whichever took them; the row holds those 25."""
 
+    mine = rate_limit(db, "burst", 25, 60)
+    assert isinstance(mine, DatabaseWindow)
+
     async def burst() -> list[bool]:
         other = Database(create_engine(database_url))
-        limits = [rate_limit(db, "burst", 25, 60), rate_limit(other, "burst", 25, 60)]
+        limits = [mine, rate_limit(other, "burst", 25, 60)]
 
         async def one(n: int) -> bool:
             try:
@@ -251,24 +254,26 @@ def test_concurrent_events_from_two_processes_are_counted_exactly(
     outcomes = portal(burst)
 
     assert sum(outcomes) == 25
-    events = portal(_events_of, db, "burst:k")
+    events = portal(_events_of, db, mine.row_key("k"))
     assert len(events) == 25 and events == sorted(events)
 
 
 @pytest.mark.postgresql_only
 def test_events_stay_sorted_when_clocks_disagree(db: Database, portal: Callable[..., Any]) -> None:
     clock = FakeClock(100.0)
-    window = Blocking(rate_limit(db, "skew", 3, 60, clock), portal)
+    limit = rate_limit(db, "skew", 3, 60, clock)
+    assert isinstance(limit, DatabaseWindow)
+    window = Blocking(limit, portal)
     window.hit("a")
     clock.now = 99.0  # a statement that read its clock earlier but got the row later
     window.hit("a")
     clock.now = 100.5
     window.hit("a")
 
-    assert portal(_events_of, db, "skew:a") == [100.0, 100.0, 100.5]
+    assert portal(_events_of, db, limit.row_key("a")) == [100.0, 100.0, 100.5]
     clock.now = 160.0  # the first two left together
     window.hit("a")
-    assert portal(_events_of, db, "skew:a") == [100.5, 160.0]
+    assert portal(_events_of, db, limit.row_key("a")) == [100.5, 160.0]
 
 
 @pytest.mark.postgresql_only
@@ -283,7 +288,28 @@ def test_rows_whose_events_expired_are_swept(db: Database, portal: Callable[...,
     limit.SWEEP_SECONDS = 0  # sweep at the next event
     window.hit("d")
 
-    assert portal(_keys, db) == ["sweep:d"]
+    assert portal(_keys, db) == [limit.row_key("d")]
+
+
+@pytest.mark.postgresql_only
+def test_the_table_never_holds_who_tried(db: Database, portal: Callable[..., Any]) -> None:
+    """Rows are named by an HMAC of the key under the service's secret: an email or an
+    address never reaches the table, and another secret names other rows."""
+    limit = rate_limit(db, "failed-sign-ins", 5, 60, secret=b"the service's signing key")
+    other = rate_limit(db, "failed-sign-ins", 5, 60, secret=b"another deployment's key")
+    assert isinstance(limit, DatabaseWindow) and isinstance(other, DatabaseWindow)
+    Blocking(limit, portal).hit("account:alice@example.org")
+    Blocking(limit, portal).hit("203.0.113.7")
+
+    keys = portal(_keys, db)
+    assert keys == sorted(
+        [limit.row_key("account:alice@example.org"), limit.row_key("203.0.113.7")]
+    )
+    assert all(
+        k.startswith("failed-sign-ins:") and len(k) == len("failed-sign-ins:") + 32 for k in keys
+    )
+    assert not any("alice" in k or "203.0" in k for k in keys)
+    assert other.row_key("203.0.113.7") not in keys
 
 
 async def _events_of(db: Database, key: str) -> list[float]:
@@ -424,3 +450,22 @@ def test_a_limit_of_zero_lets_everything_through(
     assert [r.status_code for r in writes] == [201] * 25
     assert [r.status_code for r in sign_ins] == [401] * 5
     assert portal(count_rows, db, ENTRIES, patient_id=account.id) == 25
+
+
+@pytest.mark.postgresql_only
+def test_the_table_is_unlogged_and_its_events_uncompressed(
+    db: Database, portal: Callable[..., Any]
+) -> None:
+    """As the migration makes it: no WAL flush per event, no compression of the array."""
+
+    async def table_options() -> tuple[str, str]:
+        async with db.read() as conn:
+            query = sa.text(
+                "SELECT c.relpersistence::text, a.attstorage::text FROM pg_class c"
+                " JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'events'"
+                " WHERE c.relname = 'rate_limits'"
+            )
+            persistence, storage = (await conn.execute(query)).one()
+            return str(persistence), str(storage)
+
+    assert portal(table_options) == ("u", "e")  # unlogged; external
