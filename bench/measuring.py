@@ -16,7 +16,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -181,42 +181,48 @@ def two_workers_put(work: Workload, duration: int) -> Load:
 # Loads and probes.
 
 
+def in_turn(
+    first: Callable[[int], Load], second: Callable[[int], Load], duration: int
+) -> tuple[Load, Load, list[float]]:
+    """Two loads (each given its duration) measured in turn, ``ROUNDS`` times each, after a
+    2 s warm-up of each, both servers up: a shared machine's speed drifts over minutes, and
+    a ratio of two measurements taken minutes apart would carry that drift. Answers the
+    median run of each (by req/s), with the failures of all rounds, and the ratio of each
+    round, second over first."""
+    first(2)
+    second(2)
+    firsts, seconds = [], []
+    for _ in range(ROUNDS):
+        firsts.append(first(duration))
+        seconds.append(second(duration))
+    ratios = [b.rps / a.rps for a, b in zip(firsts, seconds, strict=True)]
+    return _median(firsts), _median(seconds), ratios
+
+
 def paired_rounds(
     bare_base: str, base: str, duration: int, work: Workload
 ) -> tuple[Load, Load, list[float]]:
-    """The bare constant and the service's PUT measured in turn, ``ROUNDS`` times each, both
-    servers up: a shared machine's speed drifts over minutes, and a ratio of two measurements
-    taken minutes apart would carry that drift. Answers the median run of each (by req/s),
-    with the failures of all rounds, and the ratio of each round, PUT over bare."""
-    wrk(bare_base + "/constant", duration=2, connections=CONNECTIONS)
-    puts(base, 2, work)
-    bares, put_runs = [], []
-    for _ in range(ROUNDS):
-        bares.append(wrk(bare_base + "/constant", duration=duration, connections=CONNECTIONS))
-        put_runs.append(puts(base, duration, work))
-    ratios = [p.rps / b.rps for b, p in zip(bares, put_runs, strict=True)]
-    return _median(bares), _median(put_runs), ratios
+    """The bare constant and the service's PUT in turn (:func:`in_turn`): the median of
+    each, and each round's ratio, PUT over bare."""
+    return in_turn(
+        lambda seconds: wrk(bare_base + "/constant", duration=seconds, connections=CONNECTIONS),
+        lambda seconds: puts(base, seconds, work.writes),
+        duration,
+    )
 
 
 def limit_rounds(
     base: str, limited_base: str, duration: int, work: Workload
 ) -> tuple[Load, list[float]]:
-    """The service's PUT with the write limit off and on, in turn, ``ROUNDS`` times each,
-    spread over many patients: the median run with the limit on, and each round's ratio,
-    on over off."""
-
-    def load(url: str, seconds: int) -> Load:
-        return wrk(
-            url, duration=seconds, connections=CONNECTIONS, script="put_entries.lua",
-            env=work.many_writers,
-        )  # fmt: skip
-
-    load(limited_base, 2)
-    offs, ons = [], []
-    for _ in range(ROUNDS):
-        offs.append(load(base, duration))
-        ons.append(load(limited_base, duration))
-    return _median(ons), [on.rps / off.rps for off, on in zip(offs, ons, strict=True)]
+    """The service's PUT with the write limit off and on, in turn (:func:`in_turn`), spread
+    over many patients: the median run with the limit on, and each round's ratio, on over
+    off."""
+    _, on, ratios = in_turn(
+        lambda seconds: puts(base, seconds, work.many_writers),
+        lambda seconds: puts(limited_base, seconds, work.many_writers),
+        duration,
+    )
+    return on, ratios
 
 
 def _median(runs: list[Load]) -> Load:
@@ -226,15 +232,15 @@ def _median(runs: list[Load]) -> Load:
 
 def put_load(base: str, duration: int, work: Workload) -> Load:
     """PUTs of new entries after a 2 s warm-up."""
-    puts(base, 2, work)
-    return puts(base, duration, work)
+    puts(base, 2, work.writes)
+    return puts(base, duration, work.writes)
 
 
-def puts(base: str, duration: int, work: Workload) -> Load:
-    """PUTs of new entries at fresh client ids, CONNECTIONS connections, the patients' tokens
-    in turn."""
+def puts(base: str, duration: int, tokens: dict[str, str]) -> Load:
+    """PUTs of new entries at fresh client ids, CONNECTIONS connections, the patients'
+    tokens (``Workload.writes`` or ``.many_writers``) in turn."""
     return wrk(
-        base, duration=duration, connections=CONNECTIONS, script="put_entries.lua", env=work.writes
+        base, duration=duration, connections=CONNECTIONS, script="put_entries.lua", env=tokens
     )
 
 

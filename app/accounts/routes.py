@@ -26,7 +26,7 @@ from app.core.deps import (
     client_address,
 )
 from app.core.errors import BadRequest, Forbidden, Invalid, Unauthorized, problem_responses
-from app.core.ratelimit import RateLimit
+from app.core.ratelimit import failures_counted
 from app.records.routes import merge_patch_body
 
 router = APIRouter(prefix="/v1", tags=["accounts"], dependencies=[KnownQueryParameters])
@@ -79,14 +79,9 @@ async def token(
     if grant_type == "password":
         if not username or not password:
             raise Invalid([(["body", "username"], "username and password are required")])
-        failures: RateLimit = request.app.state.failed_sign_ins
         account = f"account:{username.strip().lower()}"  # known or not: the same answers
-        await failures.check(account)
-        try:
+        async with failures_counted(request.app.state.failed_sign_ins, [account], Unauthorized):
             return await service.sign_in(db, passwords, tokens, settings, username, password)
-        except Unauthorized:
-            await failures.hit(account)
-            raise
     if grant_type == "refresh_token":
         if not refresh_token:
             raise Invalid([(["body", "refresh_token"], "refresh_token is required")])
@@ -131,15 +126,10 @@ async def change_password(
     state = request.app.state
     key = f"password:{caller.user_id}"
     await state.sign_in_limits.hit(key)
-    failures: RateLimit = state.failed_sign_ins
-    await failures.check(key)
-    try:
+    async with failures_counted(state.failed_sign_ins, [key], Forbidden):
         return await service.change_password(
             db, passwords, tokens, settings, sessions, caller, data
         )
-    except Forbidden:
-        await failures.hit(key)
-        raise
 
 
 @router.get(

@@ -133,24 +133,11 @@ async def change_password(
         )
         if updated.rowcount == 0:
             raise Unauthorized(ERASED)
-        families = set(
-            (
-                await conn.execute(
-                    sa.select(refresh_tokens.c.family_id)
-                    .where(refresh_tokens.c.user_id == caller.user_id)
-                    .distinct()
-                )
-            ).scalars()
-        )
+        # The sessions still alive are the families with a token not yet revoked (the
+        # others ended when they were revoked), and the caller's own.
+        families = await _revoke(conn, refresh_tokens.c.user_id == caller.user_id, now)
         if caller.session_id is not None:
             families.add(caller.session_id)
-        await conn.execute(
-            sa.update(refresh_tokens)
-            .where(
-                refresh_tokens.c.user_id == caller.user_id, refresh_tokens.c.revoked_at.is_(None)
-            )
-            .values(revoked_at=now)
-        )
         ended = await end_sessions(conn, families=sorted(families), now=now)
         refresh = await _issue_refresh(conn, caller.user_id, family_id, settings)
     sessions.note(ended)
@@ -304,12 +291,22 @@ async def _locked_token(conn: AsyncConnection, token_id: uuid.UUID) -> Any:
     return (await conn.execute(query)).mappings().first()
 
 
-async def _revoke_family(conn: AsyncConnection, family_id: uuid.UUID, now: dt.datetime) -> None:
-    await conn.execute(
+async def _revoke(
+    conn: AsyncConnection, which: sa.ColumnElement[bool], now: dt.datetime
+) -> set[uuid.UUID]:
+    """Revoke the refresh tokens ``which`` selects that are not revoked yet; answers their
+    families."""
+    revoked = await conn.execute(
         sa.update(refresh_tokens)
-        .where(refresh_tokens.c.family_id == family_id, refresh_tokens.c.revoked_at.is_(None))
+        .where(which, refresh_tokens.c.revoked_at.is_(None))
         .values(revoked_at=now)
+        .returning(refresh_tokens.c.family_id)
     )
+    return set(revoked.scalars())
+
+
+async def _revoke_family(conn: AsyncConnection, family_id: uuid.UUID, now: dt.datetime) -> None:
+    await _revoke(conn, refresh_tokens.c.family_id == family_id, now)
 
 
 def _split(presented: str) -> tuple[uuid.UUID, str]:

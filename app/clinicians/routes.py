@@ -34,6 +34,7 @@ from app.core.fields import BoundedDate
 from app.core.http import JSONBytesResponse
 from app.core.negotiation import preferred
 from app.core.pagination import CursorParam, LimitParam, Page, decode_cursor
+from app.core.ratelimit import failures_counted
 from app.records.routes import DateFrom, DateTo
 
 router = APIRouter(prefix="/v1", tags=["clinicians"], dependencies=[KnownQueryParameters])
@@ -75,17 +76,9 @@ async def create_share_code(
 async def redeem_share_code(
     body: LinkRequest, caller: CurrentClinician, db: DbDep, request: Request
 ) -> LinkOut:
-    limits = request.app.state.link_attempts
-    address = client_address(request)
-    await limits.check(f"account:{caller.user_id}")
-    await limits.check(f"address:{address}")
-    try:
+    keys = [f"account:{caller.user_id}", f"address:{client_address(request)}"]
+    async with failures_counted(request.app.state.link_attempts, keys, NotFound):
         return await service.redeem(db, caller.user_id, body.code)
-    except NotFound:
-        # Only failed attempts count: guessing codes is what the limit stops.
-        await limits.hit(f"account:{caller.user_id}")
-        await limits.hit(f"address:{address}")
-        raise
 
 
 @router.get(

@@ -14,7 +14,8 @@ import hmac
 import math
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from typing import Protocol
 
 import sqlalchemy as sa
@@ -111,6 +112,23 @@ class InProcess:
 
     async def hit(self, key: str) -> None:
         self.counter.hit(key)
+
+
+@asynccontextmanager
+async def failures_counted(
+    limit: RateLimit, keys: Sequence[str], failure: type[Exception]
+) -> AsyncIterator[None]:
+    """Refuse (429) when any of ``keys`` has used up its window; when the block raises
+    ``failure``, count it against each key. Only failures count: guessing (a password, a
+    share code) is what such a limit stops, and it must not refuse whoever succeeds."""
+    for key in keys:
+        await limit.check(key)
+    try:
+        yield
+    except failure:
+        for key in keys:
+            await limit.hit(key)
+        raise
 
 
 class RateLimitRow(SQLModel, table=True):

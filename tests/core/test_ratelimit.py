@@ -232,12 +232,11 @@ def test_concurrent_events_from_two_processes_are_counted_exactly(
     """Two engines (as two processes: pools of their own) on one database, 60 events at once
     for one key, limit 25: exactly 25 pass, whichever took them; the row holds those 25."""
 
-    mine = rate_limit(db, "burst", 25, 60)
-    assert isinstance(mine, DatabaseWindow)
+    mine = DatabaseWindow(db, "burst", 25, 60)
 
     async def burst() -> list[bool]:
         other = Database(create_engine(database_url))
-        limits = [mine, rate_limit(other, "burst", 25, 60)]
+        limits = [mine, DatabaseWindow(other, "burst", 25, 60)]
 
         async def one(n: int) -> bool:
             try:
@@ -261,8 +260,7 @@ def test_concurrent_events_from_two_processes_are_counted_exactly(
 @pytest.mark.postgresql_only
 def test_events_stay_sorted_when_clocks_disagree(db: Database, portal: Callable[..., Any]) -> None:
     clock = FakeClock(100.0)
-    limit = rate_limit(db, "skew", 3, 60, clock)
-    assert isinstance(limit, DatabaseWindow)
+    limit = DatabaseWindow(db, "skew", 3, 60, clock)
     window = Blocking(limit, portal)
     window.hit("a")
     clock.now = 99.0  # a statement that read its clock earlier but got the row later
@@ -279,8 +277,7 @@ def test_events_stay_sorted_when_clocks_disagree(db: Database, portal: Callable[
 @pytest.mark.postgresql_only
 def test_rows_whose_events_expired_are_swept(db: Database, portal: Callable[..., Any]) -> None:
     clock = FakeClock(0.0)
-    limit = rate_limit(db, "sweep", 5, 60, clock)
-    assert isinstance(limit, DatabaseWindow)
+    limit = DatabaseWindow(db, "sweep", 5, 60, clock)
     window = Blocking(limit, portal)
     for key in ("a", "b", "c"):
         window.hit(key)
@@ -295,9 +292,8 @@ def test_rows_whose_events_expired_are_swept(db: Database, portal: Callable[...,
 def test_the_table_never_holds_who_tried(db: Database, portal: Callable[..., Any]) -> None:
     """Rows are named by an HMAC of the key under the service's secret: an email or an
     address never reaches the table, and another secret names other rows."""
-    limit = rate_limit(db, "failed-sign-ins", 5, 60, secret=b"the service's signing key")
-    other = rate_limit(db, "failed-sign-ins", 5, 60, secret=b"another deployment's key")
-    assert isinstance(limit, DatabaseWindow) and isinstance(other, DatabaseWindow)
+    limit = DatabaseWindow(db, "failed-sign-ins", 5, 60, secret=b"the service's signing key")
+    other = DatabaseWindow(db, "failed-sign-ins", 5, 60, secret=b"another deployment's key")
     Blocking(limit, portal).hit("account:alice@example.org")
     Blocking(limit, portal).hit("203.0.113.7")
 
