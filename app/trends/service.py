@@ -284,7 +284,8 @@ def _joined_tags(dialect: str) -> sa.ColumnElement[str]:
     """A day's non-empty tag lists as JSON texts joined by commas (NULL when none)."""
     text = sa.cast(entries.c.tags, sa.Text)
     if dialect == "postgresql":
-        tagged = entries.c.tags != _jsonb_constant("[]")
+        # the array's length is read from its header; comparing with '[]' compares values
+        tagged = sa.func.jsonb_array_length(entries.c.tags) > 0
         return sa.func.string_agg(text, sa.literal_column("','")).filter(tagged)
     return sa.func.group_concat(text, ",").filter(sa.func.json_array_length(entries.c.tags) > 0)
 
