@@ -44,15 +44,25 @@ Executed = list[tuple[str, Any]]
 
 
 @pytest.fixture
-def executed(db: Database) -> Iterator[Executed]:
+def executed(db: Database, monkeypatch: pytest.MonkeyPatch) -> Iterator[Executed]:
     """Every statement the app's engine sends for requests while the test runs, with its
-    parameters (not the process's look at ended sessions: see ``is_periodic``)."""
+    parameters: through SQLAlchemy, and those run on the driver itself
+    (``Database._on_driver``, PostgreSQL: the listing, whose only parameter is the
+    clinician); not the process's look at ended sessions (see ``is_periodic``)."""
     seen: Executed = []
 
     def record(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
         if not is_periodic(statement):
             seen.append((statement, parameters))
 
+    on_driver = Database._on_driver
+
+    async def recorded(self: Database, conn: Any, statement: Any, run: Any) -> Any:
+        if self is db:
+            seen.append((str(statement.compile(dialect=db.engine.dialect)), {}))
+        return await on_driver(self, conn, statement, run)
+
+    monkeypatch.setattr(Database, "_on_driver", recorded)
     sa.event.listen(db.engine.sync_engine, "before_cursor_execute", record)
     yield seen
     sa.event.remove(db.engine.sync_engine, "before_cursor_execute", record)
