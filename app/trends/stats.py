@@ -45,6 +45,8 @@ MIN_FACTOR_DAYS = 10
 MIN_TAG_DAYS = 3
 RESPONSE_RATIO = 0.7  # a 30 % reduction
 SIGNIFICANCE = 0.05
+#: Far above the rounding error of summing a week's daily means (≤ 7 values of 0–10).
+_MARGIN = 1e-9
 
 
 @dataclass(frozen=True, slots=True)
@@ -295,18 +297,21 @@ def weekly(days: Sequence[Day], origin: dt.date, first_week: int, last_date: dt.
     for k in range(first_week, (last_date.toordinal() - zero) // 7 + 1):
         start = zero + 7 * k
         inside = by_week.get(k, ())
+        # the means as _mean_of takes them: the values present, summed in order
         pains = [d.pain for d in inside]
+        sleep = [d.sleep_hours for d in inside if d.sleep_hours is not None]
+        stress = [d.stress for d in inside if d.stress is not None]
         weeks.append(
             Week(
-                week=k,
-                start=dt.date.fromordinal(start),
-                end=dt.date.fromordinal(start + 6),
-                days_with_data=len(pains),
-                pain_mean=sum(pains) / len(pains) if pains else None,
-                pain_min=min(pains) if pains else None,
-                pain_max=max(pains) if pains else None,
-                sleep_hours_mean=_mean_of([d.sleep_hours for d in inside]),
-                stress_mean=_mean_of([d.stress for d in inside]),
+                k,
+                dt.date.fromordinal(start),
+                dt.date.fromordinal(start + 6),
+                len(pains),
+                sum(pains) / len(pains) if pains else None,
+                min(pains) if pains else None,
+                max(pains) if pains else None,
+                sum(sleep) / len(sleep) if sleep else None,
+                sum(stress) / len(stress) if stress else None,
             )
         )
     return weeks
@@ -336,7 +341,14 @@ def time_to_response(
             hi += 1
         while lo < hi and dates[lo] <= today - 7:
             lo += 1
-        if hi - lo >= MIN_WINDOW_DAYS and fmean(pains[lo:hi]) <= threshold:
+        if hi - lo < MIN_WINDOW_DAYS:
+            continue
+        week = pains[lo:hi]
+        # A plain sum of ≤ 7 means is within 1e-12 of their exact sum, so a week clearly
+        # above the threshold is passed over without fmean's exact (fsum) mean.
+        if sum(week) > (threshold + _MARGIN) * len(week):
+            continue
+        if fmean(week) <= threshold:
             return today - origin
     return None
 
@@ -354,18 +366,23 @@ def factor_correlations(days: Sequence[Day]) -> list[FactorCorrelation]:
     both, for each factor with at least 10 such days (``scipy.stats.spearmanr``'s values:
     ``robust.spearman``)."""
     out = []
+    pains = [d.pain for d in days]
     for name in ("stress", "sleep_hours"):
-        pairs = [(v, d.pain) for d in days if (v := getattr(d, name)) is not None]
-        if len(pairs) < MIN_FACTOR_DAYS:
+        values = list(map(operator.attrgetter(name), days))
+        if None in values:  # the days having both
+            pairs = [(v, p) for v, p in zip(values, pains, strict=True) if v is not None]
+            factor, pain = [v for v, _ in pairs], [p for _, p in pairs]
+        else:
+            factor, pain = values, pains
+        if len(factor) < MIN_FACTOR_DAYS:
             continue
-        factor, pain = zip(*pairs, strict=True)
         rho, p_value = robust.spearman(factor, pain)
         out.append(
             FactorCorrelation(
                 factor=name,
                 rho=None if math.isnan(rho) else rho,
                 p_value=None if math.isnan(p_value) else p_value,
-                n=len(pairs),
+                n=len(factor),
             )
         )
     return out

@@ -189,13 +189,15 @@ def patient_summary(daily: Iterable[stats.Day], date_from: dt.date, date_to: dt.
 
 
 def _day(d: stats.Day) -> JSONObject:  # DayOut
+    # _r3 written out: a year's summary has hundreds of days
+    sleep, quality, stress = d.sleep_hours, d.sleep_quality, d.stress
     return {
         "local_date": d.local_date,
         "pain": _round(d.pain),
         "pain_worst": _round(d.pain_worst),
-        "sleep_hours": _r3(d.sleep_hours),
-        "sleep_quality": _r3(d.sleep_quality),
-        "stress": _r3(d.stress),
+        "sleep_hours": None if sleep is None else _round(sleep),
+        "sleep_quality": None if quality is None else _round(quality),
+        "stress": None if stress is None else _round(stress),
         "as_needed": d.as_needed,
     }
 

@@ -12,6 +12,7 @@ from statistics import fmean
 
 import pymannkendall
 import pytest
+import scipy.stats
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -213,6 +214,24 @@ def test_time_to_response_is_the_definition(
     assert stats.time_to_response(days, start, last, baseline, first=first_day) == expected
 
 
+def test_time_to_response_at_the_threshold_exactly() -> None:
+    """Trailing weeks whose mean is the threshold, or one float either side of it: the
+    first date at or below it counts, as the definition's exact mean decides."""
+    checked = 0
+    for thirds in range(1, 31):
+        for week in ([thirds / 3] * 7, [thirds / 3 - 1 / 3, thirds / 3 + 1 / 3, thirds / 3] * 2):
+            # three days above the week's mean first, then the week itself
+            pains = [10.0, 10.0, 10.0, *week]
+            days = [_day(ORIGIN + dt.timedelta(days=i), p) for i, p in enumerate(pains)]
+            mean = fmean(week)
+            for baseline in (mean / 0.7, math.nextafter(mean / 0.7, 0), mean / 0.7 * (1 + 1e-15)):
+                last = days[-1].local_date
+                expected = time_to_response_by_definition(days, ORIGIN, last, baseline, ORIGIN)
+                assert stats.time_to_response(days, ORIGIN, last, baseline) == expected
+                checked += expected is not None
+    assert checked > 60  # most of them respond on the week's last day
+
+
 @SETTINGS
 @given(
     diary=st.lists(
@@ -252,3 +271,93 @@ def _without_dates(value: object) -> object:
     if isinstance(value, list):
         return [_without_dates(v) for v in value]
     return value
+
+
+optional_value = st.none() | st.integers(0, 30).map(lambda v: v / 3)
+
+
+@SETTINGS
+@given(
+    diary=st.lists(
+        st.tuples(st.integers(0, 30).map(lambda p: p / 3), optional_value, optional_value),
+        max_size=60,
+    ),
+    gaps=st.lists(st.integers(1, 5), min_size=60, max_size=60),
+    first_week=st.integers(-3, 2),
+    last=st.integers(-10, 300),
+)
+def test_weekly_is_the_definition(
+    diary: list[tuple[float, float | None, float | None]],
+    gaps: list[int],
+    first_week: int,
+    last: int,
+) -> None:
+    """Each week's means, minimum and maximum over its days with data, the means of the
+    values present summed in date order, as the contract defines them."""
+    dates = [ORIGIN + dt.timedelta(days=sum(gaps[:i]) - 20) for i in range(len(diary))]
+    days = [
+        Day(date, pain, pain, sleep, None, stress, False)
+        for date, (pain, sleep, stress) in zip(dates, diary, strict=False)
+    ]
+    last_date = ORIGIN + dt.timedelta(days=last)
+    expected = []
+    week = first_week
+    while ORIGIN + dt.timedelta(days=7 * week) <= last_date:
+        start = ORIGIN + dt.timedelta(days=7 * week)
+        end = start + dt.timedelta(days=6)
+        inside = [d for d in days if start <= d.local_date <= end]
+        pains = [d.pain for d in inside]
+        sleep = [d.sleep_hours for d in inside if d.sleep_hours is not None]
+        stress = [d.stress for d in inside if d.stress is not None]
+        expected.append(
+            (
+                week, start, end, len(inside),
+                sum(pains) / len(pains) if pains else None,
+                min(pains, default=None), max(pains, default=None),
+                sum(sleep) / len(sleep) if sleep else None,
+                sum(stress) / len(stress) if stress else None,
+            )
+        )  # fmt: skip
+        week += 1
+    got = stats.weekly(days, ORIGIN, first_week, last_date)
+    assert [
+        (
+            w.week, w.start, w.end, w.days_with_data, w.pain_mean, w.pain_min, w.pain_max,
+            w.sleep_hours_mean, w.stress_mean,
+        )
+        for w in got
+    ] == expected  # fmt: skip
+
+
+@SETTINGS
+@given(
+    diary=st.lists(
+        st.tuples(st.integers(0, 30).map(lambda p: p / 3), optional_value, optional_value),
+        max_size=60,
+    )
+)
+def test_factor_correlations_use_the_days_having_both(
+    diary: list[tuple[float, float | None, float | None]],
+) -> None:
+    """Spearman's rho and p of each factor against pain over exactly the days having both,
+    for each factor with at least 10 such days, as scipy.stats.spearmanr gives them."""
+    days = [
+        Day(ORIGIN + dt.timedelta(days=i), pain, pain, sleep, None, stress, False)
+        for i, (pain, sleep, stress) in enumerate(diary)
+    ]
+    expected = []
+    for name in ("stress", "sleep_hours"):
+        both = [(getattr(d, name), d.pain) for d in days if getattr(d, name) is not None]
+        if len(both) >= 10:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # a constant input: scipy warns, gives NaN
+                rho, p = scipy.stats.spearmanr([v for v, _ in both], [p for _, p in both])
+            expected.append((name, float(rho), float(p), len(both)))
+    got = stats.factor_correlations(days)
+    assert [(f.factor, f.n) for f in got] == [(name, n) for name, _, _, n in expected]
+    for f, (_, rho, p, _) in zip(got, expected, strict=True):
+        if math.isnan(rho):
+            assert f.rho is None and f.p_value is None
+        else:
+            assert f.rho == pytest.approx(rho, abs=1e-12)
+            assert f.p_value == pytest.approx(p, abs=1e-12)
