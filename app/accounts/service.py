@@ -22,7 +22,7 @@ from app.core.security import AccessTokens, Caller, Passwords, digest, new_refre
 from app.core.sessions import EndedSessions, end_sessions
 from app.core.settings import Settings
 from app.records import changes
-from app.records.service import merge_patch
+from app.records.service import merge_patch_of
 
 users = table_of(User)
 refresh_tokens = table_of(RefreshToken)
@@ -78,7 +78,8 @@ async def update_me(db: Database, user_id: uuid.UUID, patch: dict[str, Any]) -> 
         if row is None:
             raise Unauthorized(ERASED)
         current = {"display_name": row["display_name"], "timezone": row["timezone"]}
-        merged = merge_patch({k: v for k, v in current.items() if v is not None}, patch)
+        present = {k: v for k, v in current.items() if v is not None}
+        merged = merge_patch_of(MeUpdate, present, patch)
         try:
             update = MeUpdate.model_validate(merged)
         except ValidationError as exc:

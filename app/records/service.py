@@ -136,7 +136,7 @@ async def patch_record(
         existing = await _locked(conn, kind, patient_id, record_id)
         if existing is None:
             raise NotFound(f"No {kind.label} with id {record_id}.")
-        merged = merge_patch(kind.editable(existing), patch)
+        merged = merge_patch_of(kind.schema, kind.editable(existing), patch)
         try:
             body: InT = kind.schema.model_validate(merged)  # type: ignore[assignment]
         except ValidationError as exc:
@@ -229,6 +229,17 @@ def new_row(
         "updated_at": now,
         "change_position": position,
     }
+
+
+def merge_patch_of(model: type[BaseModel], target: dict[str, Any], patch: Any) -> Any:
+    """``patch`` merged (RFC 7396) into ``target``, the writable fields of a ``model``, for
+    the model to validate. A member naming no field stays in, ``null`` included: the model
+    then refuses it (422, as any other unknown member) where the merge would have removed
+    nothing in silence — a misspelt field meant to clear a value."""
+    merged = merge_patch(target, patch)
+    if isinstance(patch, dict) and isinstance(merged, dict):
+        merged |= {k: v for k, v in patch.items() if v is None and k not in model.model_fields}
+    return merged
 
 
 def merge_patch(target: Any, patch: Any) -> Any:

@@ -526,6 +526,9 @@ def test_patch_me_without_a_real_change_keeps_version(
         ({"email": "new@example.org"}, "email"),
         ({"role": "clinician"}, "role"),
         ({"nickname": "P"}, "nickname"),
+        # a misspelt field meant to clear a value: refused, not a silent no-op
+        ({"displayname": None}, "displayname"),
+        ({"": None}, ""),
     ],
 )
 def test_patch_me_rejects_bad_input_and_changes_nothing(

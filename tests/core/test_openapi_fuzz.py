@@ -21,6 +21,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+import jsonschema_rs
 import pytest
 import requests
 import schemathesis
@@ -324,11 +325,12 @@ def _checks_for(case: schemathesis.Case) -> list[Any]:
         # while a header in it is one it could not draw from the header's pattern (sent as
         # `0`): not a valid request, so not one that must be accepted.
         return [c for c in CHECKS if c is not positive_data_acceptance]
-    if meta and meta.generation.mode.is_negative and _only_path_or_headers_negative(meta):
-        if _headers_match_their_patterns(case) and _path_is_valid(case):
+    if meta and meta.generation.mode.is_negative and _only_path_headers_or_query_negative(meta):
+        if _headers_match_their_patterns(case) and _path_is_valid(case) and _query_is_valid(case):
             # The hooks above (which run for every case) drew the patient's own ids and
-            # well-formed entity tags in place of the malformed ones: the request is
-            # valid after all (and may be answered 200 or 304).
+            # well-formed entity tags in place of the malformed ones, and a query parameter
+            # that is not declared went out as nothing (an empty list: no parameter at
+            # all): the request is valid after all (and may be answered 200 or 304).
             return [c for c in CHECKS if c is not negative_data_rejection]
     if meta and meta.generation.mode.is_negative and _an_optional_body_left_out(case):
         # Schemathesis marks a case whose optional body it left out as negative; leaving it
@@ -342,9 +344,31 @@ def _checks_for(case: schemathesis.Case) -> list[Any]:
     return CHECKS
 
 
-def _only_path_or_headers_negative(meta: Any) -> bool:
+def _only_path_headers_or_query_negative(meta: Any) -> bool:
     negative = {str(w.value) for w, part in meta.components.items() if part.mode.is_negative}
-    return bool(negative) and negative <= {"path", "header"}
+    return bool(negative) and negative <= {"path", "header", "query"}
+
+
+def _query_is_valid(case: schemathesis.Case) -> bool:
+    """Whether the query parameters the request carries (one with no value — None or an
+    empty list — is not sent at all) are the operation's, each valid."""
+    parameters = [
+        p
+        for p in DOCUMENT["paths"][case.operation.path][case.operation.method.lower()].get(
+            "parameters", []
+        )
+        if p["in"] == "query"
+    ]
+    schema = {
+        "type": "object",
+        "properties": {p["name"]: p["schema"] for p in parameters},
+        "required": [p["name"] for p in parameters if p.get("required")],
+        "additionalProperties": False,
+        "components": DOCUMENT.get("components", {}),
+    }
+    sent = {k: v for k, v in (case.query or {}).items() if v is not None and v != []}
+    validator = jsonschema_rs.Draft202012Validator(schema, validate_formats=True)
+    return validator.is_valid(sent)
 
 
 def _an_optional_body_left_out(case: schemathesis.Case) -> bool:

@@ -47,7 +47,10 @@ STOP_WITHIN = 30
 #: Its post hooks would run ruff over the generated code, which the test does not need.
 GENERATOR_CONFIG = {"content_type_overrides": {"image/svg+xml": "text/plain"}, "post_hooks": []}
 
-OFFSET = dt.timezone(dt.timedelta(hours=2))
+#: West of UTC, so that an entry made yesterday in this offset is back-filled (received more
+#: than a day after its date ended) only from tomorrow 10:00 UTC: never while a test runs.
+#: (At UTC+02:00 it was back-filled from 22:00 UTC, and the test failed late in the day.)
+OFFSET = dt.timezone(dt.timedelta(hours=-10))
 TODAY = dt.datetime.now(dt.UTC).date()
 
 
@@ -265,8 +268,8 @@ def sign_up(generated: GeneratedClient, service: Service) -> Iterator[Callable[.
 
 
 def at(days_ago: int, hour: int = 9) -> dt.datetime:
-    """A time of day ``days_ago`` days before today, at UTC+02:00 (its local date is that
-    day)."""
+    """A time of day ``days_ago`` days before today (UTC's), at UTC−10:00 (its local date
+    is that day)."""
     return dt.datetime.combine(TODAY - dt.timedelta(days=days_ago), dt.time(hour), OFFSET)
 
 
@@ -313,7 +316,7 @@ def test_entries_put_conditional_get_patch_and_batch(
     assert (created.id, str(created.patient_id), created.version) == (entry_id, patient.id, 1)
     assert (created.pain, created.sleep_hours, created.stress) == (6, 6.5, 4)
     assert created.recorded_at == at(1, hour=8)
-    assert created.recorded_at.utcoffset() == dt.timedelta(hours=2)  # the offset sent
+    assert created.recorded_at.utcoffset() == dt.timedelta(hours=-10)  # the offset sent
     assert created.local_date == TODAY - dt.timedelta(days=1)
     assert created.sites[0].region == models.BodyRegion.LOWER_BACK
     assert created.medications[0].kind == models.MedicationKind.AS_NEEDED

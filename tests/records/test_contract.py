@@ -818,6 +818,19 @@ def test_an_unknown_field_is_422_naming_it(records: Records, kind: Kind) -> None
     assert records.count() == 0
 
 
+def test_a_patch_naming_an_unknown_field_is_422_even_to_clear_it(
+    records: Records, kind: Kind
+) -> None:
+    """RFC 7396 would remove nothing: a misspelt field meant to clear a value is refused."""
+    record_id = new_id()
+    assert records.put(record_id, kind.full).status_code == 201
+    before = records.get(record_id).json()
+    for patch in ({"colour": None}, {"colour": "red"}):
+        problem = assert_problem(records.patch(record_id, patch), 422)
+        assert problem["errors"] == [{"loc": ["body", "colour"], "msg": "unknown field"}]
+    assert records.get(record_id).json() == before
+
+
 def test_an_invalid_value_is_refused_by_every_write(records: Records, kind: Kind) -> None:
     assert_refused(records, {kind.field: kind.too_big}, f"body.{kind.field}")
 
