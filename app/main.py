@@ -132,7 +132,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.sign_up_limits = counted("sign-ups", settings.sign_ups_per_hour, 3600)
     app.state.summaries = RenderedBodies(settings.summary_cache_entries)
-    app.state.patient_rows = PatientRows()
+    app.state.patient_rows = PatientRows(settings.patient_rows_kept)
     app.state.heavy_work = HeavyWork(settings.heavy_work_threads, settings.heavy_work_limit)
     app.state.passwords = Passwords(
         settings.argon2_memory_kib, settings.argon2_time_cost, settings.argon2_parallelism

@@ -163,10 +163,10 @@ def ceiling_put(work: Workload, duration: int) -> Load:
 
 
 def computed_reads(work: Workload, duration: int) -> tuple[Load, Load]:
-    """The summary and the patient list computed on every request: the versioned cache off."""
-    with server(
-        SERVICE, work.server | {"PAINDIARY_SUMMARY_CACHE_ENTRIES": "0"}, factory=True
-    ) as service:
+    """The summary and the patient list computed on every request: the versioned summaries
+    and the patient list's rows off."""
+    computing = {"PAINDIARY_SUMMARY_CACHE_ENTRIES": "0", "PAINDIARY_PATIENT_ROWS_KEPT": "0"}
+    with server(SERVICE, work.server | computing, factory=True) as service:
         summary = p50_probe(service.base, duration, work.summary)
         patient_list = p50_probe(service.base, duration, work.patient_list)
     return summary, patient_list

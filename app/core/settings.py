@@ -73,9 +73,12 @@ class Settings(BaseSettings):
     heavy_work_threads: int = Field(default=2, ge=1)
     heavy_work_limit: int = Field(default=8, ge=1)
 
-    #: Rendered summaries and patient lists kept per process, each valid only for the exact
-    #: data version it was computed from (0 = compute every request).
+    #: Rendered summaries kept per process, each valid only for the exact data version it
+    #: was computed from (0 = compute every request).
     summary_cache_entries: int = Field(default=512, ge=0)
+    #: Rows of clinicians' patient lists kept per process, each for one version of one
+    #: patient's data (about 1.1 KB each; 0 = compute every row on every request).
+    patient_rows_kept: int = Field(default=10_000, ge=0)
 
     #: Freeze the objects alive at start-up out of the garbage collector's way and collect
     #: the youngest generation every 50,000 allocations instead of 700 (app/core/runtime.py).

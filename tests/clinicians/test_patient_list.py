@@ -23,9 +23,10 @@ from app.clinicians.schemas import PatientOverview, PatientSort
 from app.core.database import Database
 from app.core.http import render
 from app.core.pagination import Page
+from app.main import create_app
 from tests.clinicians.test_reports import course, write_entry
 from tests.clinicians.test_sharing import link
-from tests.conftest import Account, app_of, is_periodic
+from tests.conftest import Account, app_of, is_periodic, make_settings
 
 #: Today (UTC) while the test runs; each test pins its "now"s to it.
 TODAY = dt.datetime.now(dt.UTC).date()
@@ -361,3 +362,31 @@ def test_many_changed_patients_are_recomputed_in_chunks(
     assert lister.body(PatientRows(), noon) == expected
     assert len(executed) == 1 + 3 * 3
     assert [len(named) for named in recomputed_for(executed, people)] == [2] * 6 + [1] * 3
+
+
+def test_a_process_keeping_no_rows_computes_every_row_of_every_page(
+    lister: Lister,
+    clinician: Account,
+    make_account: Callable[..., Account],
+    client: TestClient,
+    executed: Executed,
+) -> None:
+    """``PAINDIARY_PATIENT_ROWS_KEPT=0``: the same list, every row computed for every page
+    (listing and three recomputing queries each time)."""
+    assert create_app(make_settings("sqlite:///never-opened.db")).state.patient_rows.max_rows == (
+        overview.ROWS_KEPT
+    )
+    settings = make_settings("sqlite:///never-opened.db", patient_rows_kept=0)
+    nothing = create_app(settings).state.patient_rows
+    assert nothing.max_rows == 0
+    for name in ("Ann", "Bob"):
+        who = make_account("patient", display_name=name)
+        link(client, clinician, who)
+        write_entry(client, who, date(-1), 5)
+    noon = at(0, 12)
+    expected = lister.body(PatientRows(), noon)
+    for _ in range(2):
+        executed.clear()
+        assert lister.body(nothing, noon) == expected
+        assert len(executed) == 4
+    assert len(nothing) == 0
