@@ -11,7 +11,7 @@ import datetime as dt
 import os
 import uuid
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -247,28 +247,41 @@ def is_periodic(statement: str) -> bool:
     return "FROM ended_sessions" in statement
 
 
-@pytest.fixture
-def statements(db: Database, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
-    """Every SQL statement the app's engine sends for requests while the test runs: through
-    SQLAlchemy, and those the app runs on the driver itself (``Database._on_driver``,
-    PostgreSQL); not the process's look at ended sessions (``is_periodic``)."""
-    seen: list[str] = []
+@contextmanager
+def statements_sent(
+    db: Database, monkeypatch: pytest.MonkeyPatch, seen: Callable[[str, Any], None]
+) -> Iterator[None]:
+    """Calls ``seen(statement, parameters)`` for every SQL statement the app's engine sends
+    for requests meanwhile: through SQLAlchemy, and those the app runs on the driver itself
+    (``Database._on_driver``, PostgreSQL; their parameters are not seen: ``{}``); not the
+    process's look at ended sessions (``is_periodic``)."""
 
-    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+    def record(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
         if not is_periodic(statement):
-            seen.append(statement)
+            seen(statement, parameters)
 
     on_driver = Database._on_driver
 
     async def recorded(self: Database, conn: Any, statement: Any, run: Any) -> Any:
         if self is db:
-            seen.append(str(statement.compile(dialect=db.engine.dialect)))
+            seen(str(statement.compile(dialect=db.engine.dialect)), {})
         return await on_driver(self, conn, statement, run)
 
     monkeypatch.setattr(Database, "_on_driver", recorded)
     sa.event.listen(db.engine.sync_engine, "before_cursor_execute", record)
-    yield seen
-    sa.event.remove(db.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        yield
+    finally:
+        sa.event.remove(db.engine.sync_engine, "before_cursor_execute", record)
+
+
+@pytest.fixture
+def statements(db: Database, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """Every SQL statement the app's engine sends for requests while the test runs
+    (``statements_sent``)."""
+    seen: list[str] = []
+    with statements_sent(db, monkeypatch, lambda statement, _: seen.append(statement)):
+        yield seen
 
 
 async def count_rows(db: Database, table: sa.Table, **where: Any) -> int:

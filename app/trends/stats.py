@@ -370,8 +370,8 @@ def factor_correlations(days: Sequence[Day]) -> list[FactorCorrelation]:
     for name in ("stress", "sleep_hours"):
         values = list(map(operator.attrgetter(name), days))
         if None in values:  # the days having both
-            pairs = [(v, p) for v, p in zip(values, pains, strict=True) if v is not None]
-            factor, pain = [v for v, _ in pairs], [p for _, p in pairs]
+            factor = [v for v in values if v is not None]
+            pain = [p for v, p in zip(values, pains, strict=True) if v is not None]
         else:
             factor, pain = values, pains
         if len(factor) < MIN_FACTOR_DAYS:

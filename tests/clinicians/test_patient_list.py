@@ -14,7 +14,6 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from app.clinicians import overview
@@ -26,7 +25,7 @@ from app.core.pagination import Page
 from app.main import create_app
 from tests.clinicians.test_reports import course, write_entry
 from tests.clinicians.test_sharing import link
-from tests.conftest import Account, app_of, is_periodic, make_settings
+from tests.conftest import Account, app_of, make_settings, statements_sent
 
 #: Today (UTC) while the test runs; each test pins its "now"s to it.
 TODAY = dt.datetime.now(dt.UTC).date()
@@ -47,26 +46,13 @@ Executed = list[tuple[str, Any]]
 @pytest.fixture
 def executed(db: Database, monkeypatch: pytest.MonkeyPatch) -> Iterator[Executed]:
     """Every statement the app's engine sends for requests while the test runs, with its
-    parameters: through SQLAlchemy, and those run on the driver itself
-    (``Database._on_driver``, PostgreSQL: the listing, whose only parameter is the
-    clinician); not the process's look at ended sessions (see ``is_periodic``)."""
+    parameters (``statements_sent``: the listing, run on the driver on PostgreSQL, with
+    none; its only parameter is the clinician)."""
     seen: Executed = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
-        if not is_periodic(statement):
-            seen.append((statement, parameters))
-
-    on_driver = Database._on_driver
-
-    async def recorded(self: Database, conn: Any, statement: Any, run: Any) -> Any:
-        if self is db:
-            seen.append((str(statement.compile(dialect=db.engine.dialect)), {}))
-        return await on_driver(self, conn, statement, run)
-
-    monkeypatch.setattr(Database, "_on_driver", recorded)
-    sa.event.listen(db.engine.sync_engine, "before_cursor_execute", record)
-    yield seen
-    sa.event.remove(db.engine.sync_engine, "before_cursor_execute", record)
+    with statements_sent(
+        db, monkeypatch, lambda statement, params: seen.append((statement, params))
+    ):
+        yield seen
 
 
 def ids_in(parameters: Any) -> set[str]:
