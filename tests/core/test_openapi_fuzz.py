@@ -153,7 +153,9 @@ def keep_query_rules(operation_path: str, query: dict[str, Any] | None) -> Any:
         query["from"], query["to"] = query["to"], query["from"]
         first, last = last, first
     if operation_path.endswith("/summary") and first:
-        last = last or dt.date.today()
+        # `to` defaults to today in the patient's zone, which may be UTC's tomorrow (Europe/
+        # Berlin from 23:00 UTC): the window is kept from the latest it can be.
+        last = last or dt.date.today() + dt.timedelta(days=1)
         if (last - first).days >= WINDOW_DAYS:
             query["from"] = (last - dt.timedelta(days=WINDOW_DAYS - 1)).isoformat()
     as_of = _date(query.get("as_of"))
